@@ -1,0 +1,179 @@
+/* conf/conf-t.h - the validated, immutable configuration: one "generation" per
+ * load or reload. Types only; the functions are in conf/conf.h.
+ *
+ * Everything here is plain data built by conf_load(): no sockets, no libevent.
+ * Strings are owned by the struct conf and freed by conf_free(). Durations are
+ * milliseconds. Defaults are filled in, so users of a struct conf never have to
+ * ask "was this key present?" (except where a field says so). */
+#ifndef LXLB_CONF_T_H
+#define LXLB_CONF_T_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define CONF_ERRLEN 8192 /* a good size for the caller-owned error buffer */
+
+/* An address as written in the config ("host:port", ":port", "[v6]:port",
+ * "unix:/path"), resolved once at load time. */
+struct conf_addr {
+    struct sockaddr_storage ss; /* ready for bind()/connect() */
+    socklen_t len;              /* bytes of ss in use */
+    int family;                 /* AF_INET, AF_INET6 or AF_UNIX */
+    char text[120];             /* as written, for logs and stats */
+};
+
+struct conf_timeouts {
+    uint32_t connect_ms;      /* server connect, default 5000 */
+    uint32_t client_ms;       /* client inactivity mid-transfer, default 50000 */
+    uint32_t server_ms;       /* server inactivity / response wait, default 50000 */
+    uint32_t keepalive_ms;    /* idle client between requests, default 10000 */
+    uint32_t http_request_ms; /* whole request head must arrive in, default 10000 */
+};
+
+/* Request-size limits (an lxlb extension under defaults.limits). */
+struct conf_limits {
+    uint32_t request_line; /* bytes of method+target+version, default 8192 (414) */
+    uint32_t header_size;  /* bytes of the whole header block, default 32768 (431) */
+    uint32_t header_count; /* number of header fields, default 100 (431) */
+};
+
+struct conf_global {
+    uint32_t maxconn;   /* client connections at once, default 20000 */
+    uint32_t workers;   /* event loops (threads), default 1 */
+    uint32_t grace_ms;  /* graceful stop limit, default 10000 */
+    char *user;         /* drop to this user after binding, NULL: stay */
+    char *group;        /* drop to this group after binding, NULL: stay */
+    char *chroot;       /* chroot here after binding, NULL: none */
+    char *access_log;   /* "stderr" (default), "off", "syslog" or a file path */
+};
+
+struct conf_admin {
+    bool enabled;          /* false when "admin" is absent or has no bind */
+    struct conf_addr bind; /* where the admin listener binds */
+    char *token;           /* Bearer token, NULL: none (loopback/unix only) */
+};
+
+struct conf_cert {
+    char *cert; /* PEM certificate file (chain allowed) */
+    char *key;  /* PEM private key file */
+};
+
+struct conf_tls {
+    bool enabled;           /* false when "tls" is absent */
+    struct conf_cert *certs; /* [0] is the default ("cert"/"key"), then "certs" */
+    size_t ncerts;          /* entries in certs, >= 1 when enabled */
+};
+
+struct conf_header {
+    char *name;  /* header field name as written */
+    char *value; /* value to set (replaces any existing field) */
+};
+
+struct conf_backend;
+
+struct conf_frontend {
+    char *name;                     /* unique among frontends */
+    struct conf_addr *binds;        /* listen addresses */
+    size_t nbinds;                  /* entries in binds, >= 1 */
+    struct conf_tls tls;            /* TLS termination, .enabled false: plain */
+    char *default_backend;          /* name as written */
+    struct conf_backend *backend;   /* resolved default_backend, never NULL */
+    bool forwardfor;                /* append client address to X-Forwarded-For */
+    struct conf_header *set_headers; /* request headers set before forwarding */
+    size_t nset_headers;            /* entries in set_headers */
+};
+
+/* One passing status range of health.expect, e.g. 200-399. */
+struct conf_status_range {
+    uint16_t lo; /* first passing status */
+    uint16_t hi; /* last passing status (inclusive) */
+};
+
+#define CONF_MAX_EXPECT 16 /* status ranges in health.expect */
+
+struct conf_health {
+    bool enabled;           /* false when "health" is absent */
+    char *path;             /* GET this path, default "/" */
+    uint32_t interval_ms;   /* between checks, default 5000 */
+    uint32_t timeout_ms;    /* one check must answer within, default 2000 */
+    uint32_t rise;          /* passes in a row to go up, default 2 */
+    uint32_t fall;          /* failures in a row to go down, default 3 */
+    struct conf_status_range expect[CONF_MAX_EXPECT]; /* default 200-399 */
+    size_t nexpect;         /* entries in expect, >= 1 */
+};
+
+enum conf_cookie_mode {
+    CONF_COOKIE_NONE = 0, /* "cookie" absent: no stickiness */
+    CONF_COOKIE_INSERT,   /* lxlb adds NAME=<server cookie> */
+    CONF_COOKIE_PREFIX,   /* server's NAME=v becomes NAME=<srv>~v */
+    CONF_COOKIE_REWRITE,  /* server's NAME value replaced by <srv> */
+};
+
+struct conf_cookie {
+    enum conf_cookie_mode mode; /* CONF_COOKIE_NONE: off */
+    char *name;                 /* cookie name, default "JSESSIONID"... required when on */
+    bool indirect;              /* as HAProxy's "indirect" */
+    bool nocache;               /* as HAProxy's "nocache" */
+    bool httponly;              /* add HttpOnly to inserted cookies */
+    bool secure;                /* add Secure to inserted cookies */
+};
+
+struct conf_server {
+    char *name;            /* unique within its backend */
+    struct conf_addr addr; /* where to connect */
+    uint32_t weight;       /* 0..256, default 1; 0 = never picked by the balancer */
+    char *cookie;          /* sticky cookie value, default: the name */
+};
+
+struct conf_lxc {
+    bool enabled;          /* false when discovery.lxc is absent */
+    char *lxcpath;         /* default "/var/lib/lxc" */
+    char *group;           /* lxc.group to select, NULL: any */
+    char *match;           /* glob on the container name, default "*" */
+    uint16_t port;         /* server port, default 80 */
+    char *interface;       /* take the first IPv4 of this, default "eth0" */
+    uint32_t ip_timeout_ms; /* wait this long for an address, default 30000 */
+};
+
+struct conf_etcd {
+    bool enabled;       /* false when discovery.etcd is absent */
+    char **endpoints;   /* "http://host:port", default ["http://127.0.0.1:2379"] */
+    size_t nendpoints;  /* entries in endpoints, >= 1 when enabled */
+    char *prefix;       /* key prefix, default "/lxlb/<backend name>/" */
+};
+
+enum conf_balance {
+    CONF_BALANCE_ROUNDROBIN = 0, /* smooth weighted round robin */
+    CONF_BALANCE_LEASTCONN,      /* fewest active connections per weight */
+};
+
+struct conf_backend {
+    char *name;                 /* unique among backends */
+    enum conf_balance balance;  /* default roundrobin */
+    bool http_close;            /* as HAProxy "option httpclose" */
+    bool redispatch;            /* default true */
+    uint32_t retries;           /* default: defaults.retries */
+    struct conf_health health;  /* active checks, .enabled false: none */
+    struct conf_cookie cookie;  /* stickiness, .mode NONE: none */
+    struct conf_server *servers; /* static servers */
+    size_t nservers;            /* entries in servers */
+    struct conf_lxc lxc;        /* discovery.lxc */
+    struct conf_etcd etcd;      /* discovery.etcd */
+};
+
+struct conf {
+    char *path;                      /* file this was read from */
+    struct conf_global global;
+    struct conf_admin admin;
+    struct conf_timeouts timeout;    /* defaults.timeout */
+    struct conf_limits limits;       /* defaults.limits */
+    uint32_t retries;                /* defaults.retries, default 3 */
+    struct conf_frontend *frontends; /* >= 1 */
+    size_t nfrontends;
+    struct conf_backend *backends;   /* >= 1 */
+    size_t nbackends;
+};
+
+#endif

@@ -1,0 +1,27 @@
+/* conf/conf.h - read and validate a JSON configuration (SPEC.md). */
+#ifndef LXLB_CONF_H
+#define LXLB_CONF_H
+
+#include "conf/conf-t.h"
+
+/* Read FILE, validate the whole schema and return a new generation, or NULL
+ * with every error written to err, one per line, each naming the file and the
+ * JSON path ("lxlb.json:12: $.backends[0].servers[1].address: ...").
+ * Does file I/O and name resolution: never call it on the event loop. */
+struct conf *conf_load(const char *path, char *err, size_t errlen);
+
+/* Same, from a string; name is used in messages in place of the file. */
+struct conf *conf_load_string(const char *name, const char *json, char *err, size_t errlen);
+
+void conf_free(struct conf *c);
+
+/* "500ms", "5s", "2m", "1h", or a plain number of ms. 0 on success, -1 bad. */
+int conf_parse_duration(const char *s, uint32_t *ms);
+
+/* "host:port", ":port", "[v6]:port", "unix:/path". 0 on success, -1 with a
+ * reason in err. A host name is resolved (blocking). */
+int conf_parse_addr(const char *s, struct conf_addr *out, char *err, size_t errlen);
+
+struct conf_backend *conf_find_backend(const struct conf *c, const char *name);
+
+#endif

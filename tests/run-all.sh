@@ -1,0 +1,32 @@
+#!/bin/bash
+# Runs every test suite against BUILD (default build/) and prints one summary
+# line that CI reads: "all: N passed, N failed". A suite that is skipped says why.
+set -u
+BUILD=${1:-build}
+export LXLB=$PWD/$BUILD/lxlb
+passed=0 failed=0 failed_suites=""
+
+run_suite() { # name, command...
+    local name=$1; shift
+    echo "=== $name"
+    local out; out=$(mktemp)
+    "$@" 2>&1 | tee "$out"
+    local rc=${PIPESTATUS[0]}
+    # Each suite ends with "<word>: N passed, N failed" (pytest: "N passed, N failed in").
+    local p f
+    p=$(grep -Eo '[0-9]+ passed' "$out" | tail -1 | grep -Eo '[0-9]+' || echo 0)
+    f=$(grep -Eo '[0-9]+ (failed|error|errors)' "$out" | awk '{s+=$1} END {print s+0}')
+    rm -f "$out"
+    if [ "$rc" != 0 ] && [ "${f:-0}" = 0 ]; then f=1; fi
+    passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+    [ "$rc" != 0 ] && failed_suites="$failed_suites $name"
+    return 0
+}
+
+run_suite unit "$BUILD/unit"
+run_suite integration /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+run_suite lxc tests/lxc/run.sh
+
+[ -n "$failed_suites" ] && echo "failed suites:$failed_suites"
+echo "all: $passed passed, $failed failed"
+[ "$failed" = 0 ] && [ -z "$failed_suites" ]

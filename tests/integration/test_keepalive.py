@@ -1,0 +1,157 @@
+"""Keep-alive on both sides, bodiless responses, pipelining, http_close."""
+import pytest
+
+from helpers import Conn, build_request, get, make_config
+
+
+def test_head_keeps_connection_usable(backend, lxlb):
+    a = backend("A")
+    lx = lxlb(make_config({"b": [a]}))
+    with Conn(lx.port) as c:
+        c.request("HEAD", "/download?size=5000")
+        r = c.read_response("HEAD")
+        assert r.status == 200 and r.header("Content-Length") == "5000", r
+        c.request("HEAD", "/")
+        assert c.read_response("HEAD").status == 200
+        # No stray body bytes: the next response starts right where it should.
+        c.request("GET", "/?after=head")
+        r = c.read_response()
+        assert r.status == 200 and r.body == b"backend A", r
+        assert r.header("X-Request-Target") == "/?after=head"
+
+
+@pytest.mark.parametrize("target,status", [("/status/204", 204), ("/status/304", 304),
+                                           ("/status/304?cl=1234", 304)],
+                         ids=["204", "304", "304-with-content-length"])
+def test_bodiless_status_then_next_request(backend, lxlb, target, status):
+    a = backend("A")
+    lx = lxlb(make_config({"b": [a]}))
+    with Conn(lx.port, timeout=5) as c:
+        for i in range(2):
+            c.request("GET", target)
+            r = c.read_response()
+            assert r.status == status, r
+            c.request("GET", "/?n=%d" % i)
+            r = c.read_response()
+            assert r.status == 200 and r.body == b"backend A", r
+            assert r.header("X-Request-Target") == "/?n=%d" % i
+    assert a.stats()["requests"] == 4
+
+
+def test_client_keepalive_pools_server_connections(backend, lxlb):
+    a = backend("A")
+    lx = lxlb(make_config({"b": [a]}))
+    with Conn(lx.port) as c:
+        for i in range(50):
+            c.request("GET", "/?i=%d" % i)
+            r = c.read_response()
+            assert r.status == 200 and r.header("X-Request-Target") == "/?i=%d" % i, r
+            assert "close" not in r.tokens("Connection"), r
+    s = a.stats()
+    assert s["requests"] == 50
+    assert s["connections"] <= 3, "server connections not reused: %r" % s
+
+
+@pytest.mark.parametrize("client_close", [False, True], ids=["client-keepalive",
+                                                             "client-connection-close"])
+def test_pooled_server_connections_reused_across_clients(backend, lxlb, client_close):
+    a = backend("A")
+    lx = lxlb(make_config({"b": [a]}))
+    hdrs = {"Connection": "close"} if client_close else None
+    for i in range(10):
+        with Conn(lx.port) as c:
+            c.request("GET", "/?client=%d" % i, headers=hdrs)
+            r = c.read_response()
+            assert r.status == 200 and r.body == b"backend A", r
+            if client_close:
+                assert "close" in r.tokens("Connection"), r
+                assert c.is_closed_by_peer(), "lxlb kept a client connection it was asked to close"
+    s = a.stats()
+    assert s["requests"] == 10
+    assert s["connections"] <= 3, "server connections not pooled across clients: %r" % s
+
+
+def test_pool_spreads_over_servers_and_reuses_each(backend, lxlb):
+    a, b = backend("A"), backend("B")
+    lx = lxlb(make_config({"b": [a, b]}))
+    with Conn(lx.port) as c:
+        for i in range(40):
+            c.request("GET", "/")
+            assert c.read_response().status == 200
+    sa, sb = a.stats(), b.stats()
+    assert sa["requests"] == 20 and sb["requests"] == 20, (sa, sb)
+    assert sa["connections"] <= 3 and sb["connections"] <= 3, (sa, sb)
+
+
+def test_http10_client_gets_close(backend, lxlb):
+    a = backend("A")
+    lx = lxlb(make_config({"b": [a]}))
+    with Conn(lx.port) as c:
+        c.send(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+        r = c.read_response()
+        assert r.status == 200 and r.body == b"backend A", r
+        assert c.is_closed_by_peer(), "HTTP/1.0 client without keep-alive must be closed"
+
+
+def test_pipelined_requests_answered_in_order(backend, lxlb):
+    a = backend("A")
+    lx = lxlb(make_config({"b": [a]}))
+    reqs = [("GET", "/slow?ms=200", None),
+            ("GET", "/download?size=100000&chunked=1", None),
+            ("POST", "/upload", b"x" * 70000),
+            ("HEAD", "/download?size=777", None),
+            ("GET", "/status/204", None),
+            ("GET", "/headers?last=1", None),
+            ("GET", "/", None)]
+    with Conn(lx.port, timeout=10) as c:
+        c.send(b"".join(build_request(m, t, body=b) for m, t, b in reqs))
+        bodies = []
+        for m, t, b in reqs:
+            r = c.read_response(m)
+            assert r.header("X-Request-Target") == t, "out of order: wanted %s, got %r" % (t, r)
+            bodies.append(r)
+    assert bodies[0].body == b"backend A slow"
+    assert len(bodies[1].body) == 100000
+    assert bodies[2].json()["length"] == 70000
+    assert bodies[3].header("Content-Length") == "777" and bodies[3].body == b""
+    assert bodies[4].status == 204
+    assert bodies[5].json()["target"] == "/headers?last=1"
+    assert bodies[6].body == b"backend A"
+
+
+def test_pipelined_requests_across_two_servers_stay_in_order(backend, lxlb):
+    a, b = backend("A"), backend("B")
+    lx = lxlb(make_config({"b": [a, b]}))
+    targets = ["/slow?ms=300", "/?n=1", "/slow?ms=100", "/?n=3", "/?n=4", "/?n=5"]
+    with Conn(lx.port, timeout=10) as c:
+        c.send(b"".join(build_request("GET", t) for t in targets))
+        got = [c.read_response().header("X-Request-Target") for _ in targets]
+    assert got == targets
+
+
+def test_http_close_one_server_connection_per_request(backend, lxlb):
+    a = backend("A")
+    cfg = make_config({"b": [a]})
+    cfg["backends"][0]["http_close"] = True
+    lx = lxlb(cfg)
+    for i in range(5):
+        with Conn(lx.port) as c:
+            c.request("GET", "/?i=%d" % i)
+            r = c.read_response()
+            assert r.status == 200 and r.body == b"backend A", r
+            assert "close" in r.tokens("Connection"), r
+            assert c.is_closed_by_peer(), "client connection left open with http_close"
+    s = a.stats()
+    assert s["requests"] == 5 and s["connections"] == 5, s
+
+
+def test_pipelined_three_gets_in_one_write(backend, lxlb):
+    a = backend("A")
+    lx = lxlb(make_config({"b": [a]}))
+    targets = ["/one", "/two?x=2", "/three"]
+    with Conn(lx.port, timeout=5) as c:
+        c.send(b"".join(build_request("GET", t) for t in targets))
+        for t in targets:
+            r = c.read_response()
+            assert r.status == 200 and r.body == b"backend A", r
+            assert r.header("X-Request-Target") == t, r

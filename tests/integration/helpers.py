@@ -81,7 +81,7 @@ class Conn:
     """One client connection. send() raw bytes; read_response() parses exactly
     one response off the stream, leaving any following bytes buffered."""
 
-    def __init__(self, port, host="127.0.0.1", timeout=10.0):
+    def __init__(self, port, host="127.0.0.1", timeout=5.0):
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = bytearray()

@@ -155,3 +155,26 @@ def test_pipelined_three_gets_in_one_write(backend, lxlb):
             r = c.read_response()
             assert r.status == 200 and r.body == b"backend A", r
             assert r.header("X-Request-Target") == t, r
+
+
+def test_idle_keepalive_client_closed_silently(backend, lxlb):
+    """timeout.keepalive closes an idle client connection after a request
+    without sending a 408 (that would confuse browsers)."""
+    import time
+    a = backend("A")
+    lx = lxlb(make_config({"b": [a]}, defaults={"timeout": {"keepalive": "300ms",
+                                                            "http_request": "300ms"}}))
+    with Conn(lx.port) as c:
+        c.request("GET", "/")
+        assert c.read_response().status == 200
+        t0 = time.monotonic()
+        assert c.read_all(3) == b"", "bytes sent on an idle keep-alive connection"
+        took = time.monotonic() - t0
+        assert 0.2 <= took < 2.0, "idle connection closed after %.2fs (keepalive 300ms)" % took
+    with Conn(lx.port) as c:
+        # No request at all: closed in time (a 408 first is allowed, as HAProxy does).
+        t0 = time.monotonic()
+        out = c.read_all(3)
+        assert out == b"" or out.startswith(b"HTTP/1.1 408"), out[:200]
+        assert time.monotonic() - t0 < 2.0, "connection without a request never closed"
+    lx.assert_serving()

@@ -1,0 +1,143 @@
+#!/bin/bash
+# The demo (`make demo`): the scenario of SCENARIO.md on this machine. Two Apache
+# containers in LXC on a private bridge, lxlb in front of them on :8080 (all
+# interfaces, as the product would run), left running in the background.
+#
+#   tests/lxc/demo.sh [--discovery] BINARY   set up and start (replaces an earlier demo)
+#   tests/lxc/demo.sh --stop                 stop lxlb, remove the containers and bridge
+#
+# --discovery: no static servers; lxlb finds the containers of group "web" in
+# the demo's lxcpath itself (SPEC.md, discovery.lxc).
+#
+# The demo has its own lxcpath, bridge and subnet, so `make test` can run while
+# it is up. Unlike the tests it leaves everything running until --stop; on a
+# failure during set-up it removes what it created.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+
+export TB_ROOT=/var/lib/lxlb-demo
+export TB_BRIDGE=lxlbdemo0
+export TB_NET=10.213.1
+export TB_DAEMON=1      # containers outlive this script
+# shellcheck source=tests/lxc/lib.sh
+source "$here/lib.sh"
+
+DEMO_PORT=${DEMO_PORT:-8080}
+# Outside TB_ROOT, which tb_setup wipes: the running demo's lxlb pid.
+PIDFILE=/run/lxlb-demo.pid
+CONF=$TB_ROOT/lxlb.json
+LOG=$TB_ROOT/lxlb.log
+
+usage() {
+    echo "usage: $0 [--discovery] BINARY | $0 --stop" >&2
+    exit 2
+}
+
+# Stops the demo's lxlb (by its recorded pid, and only if it still is lxlb).
+stop_lxlb() {
+    local pid
+    [ -f "$PIDFILE" ] || return 0
+    pid=$(cat "$PIDFILE")
+    if [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] \
+        && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "-f $CONF"; then
+        tb_kill_pid "$pid"
+    fi
+    rm -f "$PIDFILE"
+}
+
+demo_stop() {
+    stop_lxlb
+    tb_cleanup
+    echo "demo: stopped lxlb, removed the containers and the bridge $TB_BRIDGE"
+}
+
+write_conf() {
+    local backend_extra
+    if [ "$discovery" = 1 ]; then
+        backend_extra=$(cat <<EOF
+    "discovery": { "lxc": { "lxcpath": "$TB_LXCPATH", "group": "web", "port": 80 } }
+EOF
+)
+    else
+        backend_extra=$(cat <<EOF
+    "servers": [
+      { "name": "http1", "address": "$(tb_ip 11):80" },
+      { "name": "http2", "address": "$(tb_ip 12):80" } ]
+EOF
+)
+    fi
+    cat >"$CONF" <<EOF
+{
+  "frontends": [ {
+    "name": "http",
+    "bind": [":$DEMO_PORT"],
+    "default_backend": "http_nodes",
+    "forwardfor": true,
+    "set_headers": { "X-Forwarded-Proto": "http" } } ],
+  "backends": [ {
+    "name": "http_nodes",
+    "balance": "roundrobin",
+    "redispatch": true,
+    "health": { "path": "/", "interval": "5s" },
+$backend_extra } ]
+}
+EOF
+}
+
+discovery=0 bin=
+case "${1:-}" in
+    --stop) [ $# = 1 ] || usage; tb_preflight; demo_stop; exit 0 ;;
+    --discovery) discovery=1; shift ;;
+esac
+[ $# = 1 ] || usage
+bin=$(realpath -e "$1" 2>/dev/null) || { echo "demo: no binary at $1 (run make)" >&2; exit 2; }
+[ -x "$bin" ] || { echo "demo: $bin is not executable" >&2; exit 2; }
+
+tb_preflight
+stop_lxlb       # an earlier demo's; tb_setup removes its containers and bridge
+if [ -n "$(ss -Hltn "sport = :$DEMO_PORT")" ]; then
+    tb_die "port $DEMO_PORT is already in use (set DEMO_PORT=...)"
+fi
+
+echo "demo: setting up the test bed: bridge $TB_BRIDGE ($TB_HOST_IP/24), lxcpath $TB_LXCPATH"
+tb_setup        # on failure from here on, the trap removes everything again
+tb_create http1 "$(tb_ip 11)" web
+tb_create http2 "$(tb_ip 12)" web
+tb_start_all http1 http2 || tb_die "Apache did not come up in the containers"
+lxc-ls -P "$TB_LXCPATH" -f
+
+write_conf
+"$bin" -c -f "$CONF" || tb_die "lxlb rejects the demo config $CONF"
+# setsid + nohup: lxlb keeps running after this script and its terminal end.
+nohup setsid "$bin" -f "$CONF" >>"$LOG" 2>&1 </dev/null &
+echo $! >"$PIDFILE"
+tb_wait_listen "$DEMO_PORT" || { tail -n 20 "$LOG" >&2; tb_die "lxlb did not listen on :$DEMO_PORT"; }
+echo "demo: lxlb (pid $(cat "$PIDFILE")) listens on :$DEMO_PORT, config $CONF, log $LOG"
+
+# Show the alternation (discovered servers may need a health check first).
+echo
+echo "\$ for i in 1 2 3 4; do curl -s http://127.0.0.1:$DEMO_PORT/; done"
+if [ "$discovery" = 1 ]; then
+    end=$((SECONDS + 15))
+    until [ "$(curl -s -m 2 "http://127.0.0.1:$DEMO_PORT/" | cut -c1-13)" = "Apache in LXC" ] \
+        || [ "$SECONDS" -ge "$end" ]; do sleep 0.5; done
+fi
+ok=1
+for i in 1 2 3 4; do
+    curl -s -m 10 "http://127.0.0.1:$DEMO_PORT/" || ok=0
+    [ "$i" = 4 ] || sleep 0.2
+done
+[ "$ok" = 1 ] || tb_die "lxlb did not answer; see $LOG"
+
+TB_KEEP=1   # success: leave it all running
+cat <<EOF
+
+demo: running. Try:
+  curl http://127.0.0.1:$DEMO_PORT/                 (repeat: http1, http2, http1, ...)
+  curl -i http://127.0.0.1:$DEMO_PORT/              (X-Served-By, X-Forwarded-* echoed by Apache)
+  lxc-stop -P $TB_LXCPATH -n http2 -k   (then curl again: http1 serves)
+  lxc-start -P $TB_LXCPATH -n http2 -d  (and it is back)
+  tail -f $LOG
+Stop it all:
+  $here/demo.sh --stop
+EOF

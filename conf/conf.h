@@ -22,6 +22,24 @@ int conf_parse_duration(const char *s, uint32_t *ms);
  * reason in err. A host name is resolved (blocking). */
 int conf_parse_addr(const char *s, struct conf_addr *out, char *err, size_t errlen);
 
+/* health.expect syntax: "2xx-3xx", "200", "200-299", "200,301-302,4xx".
+ * Fills out[0..*n) (at most CONF_MAX_EXPECT). 0 on success, -1 with err. */
+int conf_parse_expect(const char *s, struct conf_status_range *out, size_t *n,
+                      char *err, size_t errlen);
+
+/* True when status passes health.expect. */
+bool conf_status_expected(const struct conf_health *h, int status);
+
+/* Same socket address (family, address, port; unix: same path). A reload
+ * keeps a listener whose address is the same in both generations. */
+bool conf_addr_same(const struct conf_addr *a, const struct conf_addr *b);
+
+/* Same address, or one is the wildcard of the other's family on one port. */
+bool conf_addr_overlap(const struct conf_addr *a, const struct conf_addr *b);
+
+/* Loopback (127/8, ::1, ::ffff:127/104) or unix: reachable from this host only. */
+bool conf_addr_is_local(const struct conf_addr *a);
+
 struct conf_backend *conf_find_backend(const struct conf *c, const char *name);
 
 #endif

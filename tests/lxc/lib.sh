@@ -262,12 +262,23 @@ EOF
     return 0
 }
 
+# A fixed MAC per address, as lxc-create writes one (lxc.net.0.hwaddr): a
+# restarted container keeps it, so the host's ARP entry stays right. With a new
+# random MAC per start, a restarted container stays unreachable until the stale
+# entry fails (5-10 s, longer if traffic keeps confirming it).
+tb_mac() {
+    local b c d
+    IFS=. read -r _ b c d <<<"$1"
+    printf '00:16:3e:%02x:%02x:%02x\n' "$b" "$c" "$d"
+}
+
 # tb_create NAME IP [GROUP]: a container with a static address on the bridge.
 tb_create() {
     local name=$1 ip=$2 group=${3:-} dir
     tb_create_common "$name" "$group"
     dir=$(tb_dir "$name")
     cat >>"$dir/config" <<EOF
+lxc.net.0.hwaddr = $(tb_mac "$ip")
 lxc.net.0.ipv4.address = $ip/24
 lxc.net.0.ipv4.gateway = $TB_HOST_IP
 lxc.init.cmd = /usr/sbin/apache2ctl -D FOREGROUND
@@ -290,7 +301,7 @@ ip route add default via $TB_HOST_IP
 exec /usr/sbin/apache2ctl -D FOREGROUND
 EOF
     chmod 755 "$dir/rootfs/lxlb-late-init"
-    echo "lxc.init.cmd = /lxlb-late-init" >>"$dir/config"
+    printf 'lxc.net.0.hwaddr = %s\nlxc.init.cmd = /lxlb-late-init\n' "$(tb_mac "$ip")" >>"$dir/config"
 }
 
 tb_state() { lxc-info -P "$TB_LXCPATH" -n "$1" -s -H 2>/dev/null; }

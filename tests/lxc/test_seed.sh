@@ -144,9 +144,10 @@ if tb_lxlb_start "$TB_RUN/keepalive.json" "$TB_RUN/lxlb-keepalive.log" "$PORT"; 
     echo "    answers: ${got[*]}"
     tb_check "keep-alive: 4 requests alternate between http1 and http2" alternates "${got[@]}"
     # Four requests on one client connection are still balanced one by one.
-    out=$("${CURL[@]}" -w '@%{num_connects}\n' "$URL" "$URL" "$URL" "$URL")
+    # (-w must not start with "@": that reads the format from a file)
+    out=$("${CURL[@]}" -w 'connects=%{num_connects}\n' "$URL" "$URL" "$URL" "$URL")
     mapfile -t got < <(who <<<"$out")
-    conns=$(grep -o '@[0-9]*' <<<"$out" | tr -d '@' | awk '{s+=$1} END {print s+0}')
+    conns=$(sed -n 's/^connects=//p' <<<"$out" | awk '{s+=$1} END {print s+0}')
     echo "    one connection: ${got[*]} (client connects: $conns)"
     tb_check "keep-alive: 4 requests on one connection alternate" alternates "${got[@]}"
     tb_check "keep-alive: the client connection was reused" test "$conns" = 1

@@ -1,0 +1,33 @@
+/* lb/backend-t.h - a backend: its servers and its balancing algorithm. */
+#ifndef LXLB_BACKEND_T_H
+#define LXLB_BACKEND_T_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf/conf-t.h"
+
+struct backend;
+struct server;
+struct proxy;
+
+/* A balancing algorithm: an ops table, so adding one touches no caller. */
+struct lb_algo {
+    const char *name;
+    /* Pick a usable server, avoiding 'avoid' when another is usable. NULL: none. */
+    struct server *(*pick)(struct backend *be, const struct server *avoid);
+};
+
+struct backend {
+    char *name;                     /* from conf, owned */
+    const struct conf_backend *conf; /* the generation in force */
+    const struct lb_algo *algo;     /* from conf->balance */
+    struct proxy *px;               /* owner */
+    struct server **servers;        /* live servers (each holds one reference) */
+    size_t nservers;                /* entries in servers */
+    size_t cap;                     /* allocated entries in servers */
+    uint64_t total_requests;        /* requests routed here, ever */
+    uint64_t no_server;             /* requests answered 503 for want of a server */
+};
+
+#endif

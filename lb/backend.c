@@ -1,0 +1,145 @@
+/* lb/backend.c - server lists and the balancing algorithms. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lb/backend.h"
+#include "lb/log.h"
+#include "lb/pool.h"
+#include "lb/server.h"
+
+struct backend *be_new(struct proxy *px, const struct conf_backend *cb)
+{
+    struct backend *be = calloc(1, sizeof(*be));
+
+    if (!be)
+        return NULL;
+    be->name = strdup(cb->name);
+    if (!be->name) {
+        free(be);
+        return NULL;
+    }
+    be->conf = cb;
+    be->px = px;
+    be->algo = cb->balance == CONF_BALANCE_LEASTCONN ? &lb_algo_leastconn : &lb_algo_roundrobin;
+    return be;
+}
+
+void be_free(struct backend *be)
+{
+    if (!be)
+        return;
+    while (be->nservers)
+        be_remove_server(be, be->servers[be->nservers - 1]);
+    free(be->servers);
+    free(be->name);
+    free(be);
+}
+
+int be_add_server(struct backend *be, struct server *s)
+{
+    if (be_find_server(be, s->name))
+        return -1;
+    if (be->nservers == be->cap) {
+        size_t cap = be->cap ? be->cap * 2 : 8;
+        struct server **n = realloc(be->servers, cap * sizeof(*n));
+        if (!n)
+            return -1;
+        be->servers = n;
+        be->cap = cap;
+    }
+    srv_ref(s);
+    s->backend = be;
+    s->removed = false;
+    be->servers[be->nservers++] = s;
+    return 0;
+}
+
+void be_remove_server(struct backend *be, struct server *s)
+{
+    for (size_t i = 0; i < be->nservers; i++) {
+        if (be->servers[i] != s)
+            continue;
+        memmove(&be->servers[i], &be->servers[i + 1], (be->nservers - i - 1) * sizeof(s));
+        be->nservers--;
+        s->removed = true;
+        pool_flush(s);
+        srv_unref(s);
+        return;
+    }
+}
+
+struct server *be_find_server(const struct backend *be, const char *name)
+{
+    for (size_t i = 0; i < be->nservers; i++)
+        if (!strcmp(be->servers[i]->name, name))
+            return be->servers[i];
+    return NULL;
+}
+
+struct server *be_find_cookie(const struct backend *be, const char *cookie, size_t len)
+{
+    for (size_t i = 0; i < be->nservers; i++) {
+        const char *c = be->servers[i]->cookie;
+        if (strlen(c) == len && !memcmp(c, cookie, len))
+            return be->servers[i];
+    }
+    return NULL;
+}
+
+struct server *be_pick(struct backend *be, const struct server *avoid)
+{
+    return be->algo->pick(be, avoid);
+}
+
+/* Smooth weighted round robin (as nginx): every pick adds each usable
+ * server's weight to its current weight, takes the largest, and charges it the
+ * total. Weights 5,1,1 give a a b a c a a, never a burst of five. */
+static struct server *rr_pick(struct backend *be, const struct server *avoid)
+{
+    struct server *best = NULL, *fallback = NULL;
+    int64_t total = 0;
+
+    for (size_t i = 0; i < be->nservers; i++) {
+        struct server *s = be->servers[i];
+        if (!srv_usable(s) || s->weight == 0)
+            continue;
+        if (s == avoid) {
+            fallback = s;
+            continue;
+        }
+        s->cur_weight += s->weight;
+        total += s->weight;
+        if (!best || s->cur_weight > best->cur_weight)
+            best = s;
+    }
+    if (!best)
+        return fallback;
+    best->cur_weight -= total;
+    return best;
+}
+
+/* Fewest requests in flight per unit of weight; ties go round robin by index
+ * so an idle backend still spreads load. */
+static struct server *lc_pick(struct backend *be, const struct server *avoid)
+{
+    struct server *best = NULL, *fallback = NULL;
+    static size_t rot;
+
+    rot++;
+    for (size_t k = 0; k < be->nservers; k++) {
+        struct server *s = be->servers[(k + rot) % be->nservers];
+        if (!srv_usable(s) || s->weight == 0)
+            continue;
+        if (s == avoid) {
+            fallback = s;
+            continue;
+        }
+        /* a/wa < b/wb  <=>  a*wb < b*wa, in integers */
+        if (!best || (uint64_t)s->active * best->weight < (uint64_t)best->active * s->weight)
+            best = s;
+    }
+    return best ? best : fallback;
+}
+
+const struct lb_algo lb_algo_roundrobin = { "roundrobin", rr_pick };
+const struct lb_algo lb_algo_leastconn = { "leastconn", lc_pick };

@@ -1,0 +1,26 @@
+/* lb/backend.h - backends, their server lists, and server selection. */
+#ifndef LXLB_BACKEND_H
+#define LXLB_BACKEND_H
+
+#include <stdbool.h>
+
+#include "lb/backend-t.h"
+#include "lb/server-t.h"
+
+struct backend *be_new(struct proxy *px, const struct conf_backend *cb);
+void be_free(struct backend *be);
+
+/* Adds s (taking a reference). -1 when a server of that name exists. */
+int be_add_server(struct backend *be, struct server *s);
+/* Removes s from the list; it lives on until its last connection ends. */
+void be_remove_server(struct backend *be, struct server *s);
+struct server *be_find_server(const struct backend *be, const char *name);
+struct server *be_find_cookie(const struct backend *be, const char *cookie, size_t len);
+
+/* The balancer: a usable server, preferring one other than avoid. */
+struct server *be_pick(struct backend *be, const struct server *avoid);
+
+extern const struct lb_algo lb_algo_roundrobin;
+extern const struct lb_algo lb_algo_leastconn;
+
+#endif

@@ -1,0 +1,90 @@
+/* lb/forward.c - request and response head rewriting. */
+#include <string.h>
+#include <strings.h>
+#include <event2/buffer.h>
+
+#include "lb/forward.h"
+
+/* Is field i one lxlb must not pass on: hop-by-hop, or named by Connection?
+ * Framing fields are kept even when named, since the body travels as is. */
+static bool drop_field(const struct http_head *h, uint32_t i)
+{
+    const char *name = http_hdr_name(h, i);
+    uint32_t nlen = h->hdrs[i].name_len;
+
+    if (http_is_hop_by_hop(name, nlen))
+        return true;
+    if ((nlen == 14 && !strncasecmp(name, "content-length", 14)) ||
+        (nlen == 17 && !strncasecmp(name, "transfer-encoding", 17)))
+        return false;
+    for (int c = http_hdr_find(h, "connection", 0); c >= 0;
+         c = http_hdr_find(h, "connection", (uint32_t)c + 1))
+        if (http_list_has(http_hdr_value(h, (uint32_t)c), h->hdrs[c].value_len, name, nlen))
+            return true;
+    return false;
+}
+
+static bool is_set_header(const struct conf_frontend *fe, const char *name, uint32_t nlen)
+{
+    for (size_t k = 0; k < fe->nset_headers; k++)
+        if (strlen(fe->set_headers[k].name) == nlen &&
+            !strncasecmp(fe->set_headers[k].name, name, nlen))
+            return true;
+    return false;
+}
+
+static void add_field(struct evbuffer *out, const struct http_head *h, uint32_t i)
+{
+    evbuffer_add(out, http_hdr_name(h, i), h->hdrs[i].name_len);
+    evbuffer_add(out, ": ", 2);
+    evbuffer_add(out, http_hdr_value(h, i), h->hdrs[i].value_len);
+    evbuffer_add(out, "\r\n", 2);
+}
+
+void fwd_request_head(struct evbuffer *out, const struct http_head *req,
+                      const struct fwd_req_ctx *ctx)
+{
+    const struct conf_frontend *fe = ctx->fe;
+    int last_xff = -1;
+
+    evbuffer_add_printf(out, "%s %.*s HTTP/%u.%u\r\n", ctx->method, (int)req->target_len,
+                        req->buf + req->target, ctx->major, ctx->minor);
+    if (fe->forwardfor)
+        for (int i = http_hdr_find(req, "x-forwarded-for", 0); i >= 0;
+             i = http_hdr_find(req, "x-forwarded-for", (uint32_t)i + 1))
+            last_xff = i;
+    for (uint32_t i = 0; i < req->nhdrs; i++) {
+        if (drop_field(req, i) || is_set_header(fe, http_hdr_name(req, i), req->hdrs[i].name_len))
+            continue;
+        if ((int)i == last_xff) {
+            /* Append to the last field so the server sees one list. */
+            evbuffer_add(out, http_hdr_name(req, i), req->hdrs[i].name_len);
+            evbuffer_add_printf(out, ": %.*s, %s\r\n", (int)req->hdrs[i].value_len,
+                                http_hdr_value(req, i), ctx->client_ip);
+            continue;
+        }
+        add_field(out, req, i);
+    }
+    if (fe->forwardfor && last_xff < 0)
+        evbuffer_add_printf(out, "X-Forwarded-For: %s\r\n", ctx->client_ip);
+    for (size_t k = 0; k < fe->nset_headers; k++)
+        evbuffer_add_printf(out, "%s: %s\r\n", fe->set_headers[k].name, fe->set_headers[k].value);
+    if (ctx->close)
+        evbuffer_add(out, "Connection: close\r\n", 19);
+    evbuffer_add(out, "\r\n", 2);
+}
+
+void fwd_response_head(struct evbuffer *out, const struct http_head *resp,
+                       const struct fwd_resp_ctx *ctx)
+{
+    evbuffer_add_printf(out, "HTTP/1.1 %d %.*s\r\n", ctx->status, (int)resp->target_len,
+                        resp->buf + resp->target);
+    for (uint32_t i = 0; i < resp->nhdrs; i++)
+        if (!drop_field(resp, i))
+            add_field(out, resp, i);
+    if (!ctx->keepalive)
+        evbuffer_add(out, "Connection: close\r\n", 19);
+    else if (ctx->client_http10)
+        evbuffer_add(out, "Connection: keep-alive\r\n", 24);
+    evbuffer_add(out, "\r\n", 2);
+}

@@ -1,0 +1,37 @@
+/* lb/forward.h - the heads lxlb sends: the request to the server and the
+ * response to the client, rewritten per the frontend and backend config. */
+#ifndef LXLB_FORWARD_H
+#define LXLB_FORWARD_H
+
+#include <stdbool.h>
+
+#include "conf/conf-t.h"
+#include "lb/http.h"
+
+struct evbuffer;
+
+/* What the request rewrite needs to know beyond the head itself. */
+struct fwd_req_ctx {
+    const char *method;                   /* method name */
+    uint8_t major, minor;                 /* version to send */
+    const struct conf_frontend *fe;       /* forwardfor, set_headers */
+    const char *client_ip;                /* for X-Forwarded-For */
+    bool close;                           /* ask the server to close after */
+};
+
+/* Writes the request head to out. Hop-by-hop fields (and those named in
+ * Connection) are dropped, set_headers replace fields of the same name,
+ * X-Forwarded-For gets the client appended. */
+void fwd_request_head(struct evbuffer *out, const struct http_head *req,
+                      const struct fwd_req_ctx *ctx);
+
+struct fwd_resp_ctx {
+    int status;             /* status code */
+    bool keepalive;         /* the client connection stays open */
+    bool client_http10;     /* HTTP/1.0 client: keep-alive must be explicit */
+};
+
+void fwd_response_head(struct evbuffer *out, const struct http_head *resp,
+                       const struct fwd_resp_ctx *ctx);
+
+#endif

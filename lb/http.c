@@ -1,0 +1,189 @@
+/* lb/http.c - message heads and header helpers. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <event2/buffer.h>
+
+#include "lb/http.h"
+
+void http_head_init(struct http_head *h, uint32_t max_target, uint32_t max_bytes,
+                    uint32_t max_hdrs)
+{
+    memset(h, 0, sizeof(*h));
+    h->max_target = max_target;
+    h->max = max_bytes + max_target;
+    h->max_hdrs = max_hdrs;
+}
+
+void http_head_reset(struct http_head *h)
+{
+    h->len = 0;
+    h->nhdrs = 0;
+    h->target = h->target_len = 0;
+    h->in_value = false;
+    h->limit_status = 0;
+}
+
+void http_head_free(struct http_head *h)
+{
+    free(h->buf);
+    free(h->hdrs);
+    h->buf = NULL;
+    h->hdrs = NULL;
+    h->cap = h->hcap = 0;
+}
+
+/* Append to the arena, growing it by doubling up to max: a small request
+ * costs a small buffer, a large one is refused with limit_status. */
+static int arena_append(struct http_head *h, const char *at, size_t len, int status)
+{
+    if ((size_t)h->len + len > h->max) {
+        h->limit_status = status;
+        return -1;
+    }
+    if (h->len + len > h->cap) {
+        uint32_t cap = h->cap ? h->cap : 2048;
+        while (cap < h->len + len)
+            cap *= 2;
+        char *n = realloc(h->buf, cap);
+        if (!n) {
+            h->limit_status = 500;
+            return -1;
+        }
+        h->buf = n;
+        h->cap = cap;
+    }
+    memcpy(h->buf + h->len, at, len);
+    h->len += (uint32_t)len;
+    return 0;
+}
+
+int http_head_on_target(struct http_head *h, const char *at, size_t len)
+{
+    if ((size_t)h->target_len + len > h->max_target) {
+        h->limit_status = 414;
+        return -1;
+    }
+    if (h->target_len == 0)
+        h->target = h->len;
+    h->target_len += (uint32_t)len;
+    return arena_append(h, at, len, 414);
+}
+
+int http_head_on_field(struct http_head *h, const char *at, size_t len)
+{
+    if (h->in_value || h->nhdrs == 0) {
+        if (h->nhdrs == h->max_hdrs) {
+            h->limit_status = 431;
+            return -1;
+        }
+        if (h->nhdrs == h->hcap) {
+            uint32_t cap = h->hcap ? h->hcap * 2 : 32;
+            struct http_hdr *n = realloc(h->hdrs, cap * sizeof(*n));
+            if (!n) {
+                h->limit_status = 500;
+                return -1;
+            }
+            h->hdrs = n;
+            h->hcap = cap;
+        }
+        h->hdrs[h->nhdrs++] = (struct http_hdr){ .name = h->len };
+        h->in_value = false;
+    }
+    h->hdrs[h->nhdrs - 1].name_len += (uint32_t)len;
+    return arena_append(h, at, len, 431);
+}
+
+int http_head_on_value(struct http_head *h, const char *at, size_t len)
+{
+    struct http_hdr *hd = &h->hdrs[h->nhdrs - 1];
+
+    if (!h->in_value) {
+        hd->value = h->len;
+        h->in_value = true;
+    }
+    hd->value_len += (uint32_t)len;
+    return arena_append(h, at, len, 431);
+}
+
+bool http_hdr_is(const struct http_head *h, uint32_t i, const char *name)
+{
+    size_t n = strlen(name);
+    return h->hdrs[i].name_len == n && !strncasecmp(http_hdr_name(h, i), name, n);
+}
+
+int http_hdr_find(const struct http_head *h, const char *name, uint32_t from)
+{
+    for (uint32_t i = from; i < h->nhdrs; i++)
+        if (http_hdr_is(h, i, name))
+            return (int)i;
+    return -1;
+}
+
+bool http_list_has(const char *v, size_t len, const char *token, size_t tlen)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+            i++;
+        size_t start = i;
+        while (i < len && v[i] != ',')
+            i++;
+        size_t end = i;
+        while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t'))
+            end--;
+        if (end - start == tlen && !strncasecmp(v + start, token, tlen))
+            return true;
+    }
+    return false;
+}
+
+bool http_is_hop_by_hop(const char *name, size_t len)
+{
+    /* Transfer-Encoding is hop-by-hop too, but lxlb forwards bodies with their
+     * framing untouched, so the framing headers travel with them. */
+    static const char *hop[] = { "connection", "keep-alive", "proxy-connection",
+                                 "te", "upgrade", "trailer", NULL };
+    for (const char **p = hop; *p; p++)
+        if (strlen(*p) == len && !strncasecmp(*p, name, len))
+            return true;
+    return false;
+}
+
+const char *http_reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Error";
+    }
+}
+
+void http_error_page(struct evbuffer *out, int status)
+{
+    char body[256];
+    const char *reason = http_reason(status);
+    int n = snprintf(body, sizeof(body),
+                     "<html><body><h1>%d %s</h1>\n%s.\n</body></html>\n", status, reason,
+                     status == 503 ? "No server is available to handle this request"
+                                   : reason);
+    evbuffer_add_printf(out,
+                        "HTTP/1.1 %d %s\r\nContent-Type: text/html\r\nContent-Length: %d\r\n"
+                        "Cache-Control: no-cache\r\nConnection: close\r\n\r\n%s",
+                        status, reason, n, body);
+}

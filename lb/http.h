@@ -1,0 +1,66 @@
+/* lb/http.h - an HTTP message head collected from llhttp callbacks, and
+ * small header helpers. Offsets, not pointers, so the arena can grow. */
+#ifndef LXLB_HTTP_H
+#define LXLB_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct evbuffer;
+
+struct http_hdr {
+    uint32_t name;      /* offset of the name in buf */
+    uint32_t name_len;  /* bytes */
+    uint32_t value;     /* offset of the value in buf */
+    uint32_t value_len; /* bytes */
+};
+
+struct http_head {
+    char *buf;              /* arena: target/reason, then names and values */
+    uint32_t len;           /* bytes used in buf */
+    uint32_t cap;           /* bytes allocated for buf */
+    uint32_t max;           /* bytes allowed (header_size + request_line) */
+    struct http_hdr *hdrs;  /* header fields in arrival order */
+    uint32_t nhdrs;         /* entries used in hdrs */
+    uint32_t hcap;          /* entries allocated in hdrs */
+    uint32_t max_hdrs;      /* entries allowed */
+    uint32_t target;        /* offset of the request target (or status reason) */
+    uint32_t target_len;    /* bytes */
+    uint32_t max_target;    /* bytes allowed for the request target */
+    bool in_value;          /* the last callback was a header value */
+    int limit_status;       /* 414 or 431 when a limit was crossed, else 0 */
+};
+
+void http_head_init(struct http_head *h, uint32_t max_target, uint32_t max_bytes,
+                    uint32_t max_hdrs);
+void http_head_reset(struct http_head *h);
+void http_head_free(struct http_head *h);
+
+/* llhttp span callbacks land here. -1 when a limit is crossed (limit_status set). */
+int http_head_on_target(struct http_head *h, const char *at, size_t len);
+int http_head_on_field(struct http_head *h, const char *at, size_t len);
+int http_head_on_value(struct http_head *h, const char *at, size_t len);
+
+static inline const char *http_hdr_name(const struct http_head *h, uint32_t i)
+{
+    return h->buf + h->hdrs[i].name;
+}
+static inline const char *http_hdr_value(const struct http_head *h, uint32_t i)
+{
+    return h->buf + h->hdrs[i].value;
+}
+bool http_hdr_is(const struct http_head *h, uint32_t i, const char *name);
+/* Index of the first/next field called name at or after from, or -1. */
+int http_hdr_find(const struct http_head *h, const char *name, uint32_t from);
+
+/* Is token (case-insensitive) an element of the comma list v[0..len)? */
+bool http_list_has(const char *v, size_t len, const char *token, size_t tlen);
+/* Hop-by-hop for a proxy: never forwarded (RFC 9110 7.6.1). */
+bool http_is_hop_by_hop(const char *name, size_t len);
+
+const char *http_reason(int status);
+/* A short HTML error response with Connection: close. */
+void http_error_page(struct evbuffer *out, int status);
+
+#endif

@@ -1,0 +1,34 @@
+/* lb/log.h - event lines (stderr) and the access log (stderr, a file, off).
+ *
+ * Access-log lines are batched in memory and written once per loop turn, so a
+ * busy proxy makes one write() for many requests instead of one per request. */
+#ifndef LXLB_LOG_H
+#define LXLB_LOG_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct event_base;
+
+enum log_level { LOG_LVL_DEBUG, LOG_LVL_INFO, LOG_LVL_WARN, LOG_LVL_ERR };
+
+/* An event line on stderr: "2026-11-21T23:40:01.123Z lxlb[pid]: <level>: msg". */
+void log_event(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_set_debug(bool on);
+
+/* Where access lines go: "stderr", "off", or a file path (appended).
+ * 0 ok, -1 with errno set (the old target is kept). */
+int log_access_open(const char *target);
+/* Reopen the file after logrotate moved it (SIGUSR1). */
+int log_access_reopen(void);
+bool log_access_enabled(void);
+/* Append one line (without the newline); flushed at the end of the loop turn. */
+void log_access(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_access_flush(void);
+/* "21/Nov/2026:23:40:01.123" (local time), formatted once per second. */
+void log_access_date(char *out, size_t n);
+void log_attach(struct event_base *base);
+void log_shutdown(void);
+
+#endif

@@ -1,0 +1,275 @@
+/* lb/main.c - command line, signals, the event loop. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <event2/event.h>
+#include <jansson.h>
+#include <llhttp.h>
+#include <lxc/lxccontainer.h>
+#include <openssl/crypto.h>
+
+#include "conf/conf.h"
+#include "lb/log.h"
+#include "lb/proxy.h"
+
+#ifndef LXLB_VERSION
+#define LXLB_VERSION "dev"
+#endif
+
+struct opts {
+    const char *file;    /* -f */
+    const char *pidfile; /* -p */
+    bool check;          /* -c */
+    bool daemon;         /* -D */
+    bool debug;          /* -d */
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: lxlb -f FILE [-d]        run in the foreground, logging to stderr\n"
+            "       lxlb -c -f FILE          check FILE and exit (0 valid, 1 invalid)\n"
+            "       lxlb -D -p PIDFILE -f FILE  run as a daemon\n"
+            "       lxlb -v                  versions\n");
+}
+
+static void print_versions(void)
+{
+    printf("lxlb %s\n", LXLB_VERSION);
+    printf("libevent %s\n", event_get_version());
+    printf("llhttp %d.%d.%d\n", LLHTTP_VERSION_MAJOR, LLHTTP_VERSION_MINOR,
+           LLHTTP_VERSION_PATCH);
+    printf("jansson %s\n", jansson_version_str());
+    printf("OpenSSL %s\n", OpenSSL_version(OPENSSL_VERSION));
+    printf("liblxc %s\n", lxc_get_version());
+}
+
+/* 0 ok, 2 with a one-line error for the caller to exit with. */
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-f") || !strcmp(a, "-p")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "lxlb: option %s needs an argument\n", a);
+                return 2;
+            }
+            *(a[1] == 'f' ? &o->file : &o->pidfile) = argv[++i];
+        } else if (!strcmp(a, "-c")) {
+            o->check = true;
+        } else if (!strcmp(a, "-D")) {
+            o->daemon = true;
+        } else if (!strcmp(a, "-d")) {
+            o->debug = true;
+        } else if (!strcmp(a, "-v") || !strcmp(a, "--version")) {
+            print_versions();
+            exit(0);
+        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            exit(0);
+        } else {
+            fprintf(stderr, "lxlb: unknown option '%s' (lxlb -h for help)\n", a);
+            return 2;
+        }
+    }
+    if (!o->file) {
+        fprintf(stderr, "lxlb: no configuration file (use -f FILE)\n");
+        return 2;
+    }
+    if (o->daemon && !o->pidfile) {
+        fprintf(stderr, "lxlb: -D needs -p PIDFILE\n");
+        return 2;
+    }
+    if (access(o->file, R_OK) < 0) {
+        fprintf(stderr, "lxlb: cannot read %s: %s\n", o->file, strerror(errno));
+        return 2;
+    }
+    return 0;
+}
+
+static void print_errors(const char *err)
+{
+    const char *p = err;
+
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        int n = nl ? (int)(nl - p) : (int)strlen(p);
+        if (n > 0)
+            fprintf(stderr, "lxlb: %.*s\n", n, p);
+        p += n + (nl ? 1 : 0);
+    }
+}
+
+/* ---------------------------------------------------------------- daemon */
+
+static int write_pidfile(const char *path)
+{
+    char buf[32];
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+    if (fd < 0)
+        return -1;
+    int n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+    int rc = write(fd, buf, (size_t)n) == n ? 0 : -1;
+    close(fd);
+    return rc;
+}
+
+/* Double fork so the daemon is no session leader and cannot get a terminal.
+ * The first parent waits for a word from the daemon, so a failure after the
+ * fork still gives a non-zero exit status to whoever started us. */
+static int daemonize(int *ready_fd)
+{
+    int p[2];
+
+    if (pipe(p) < 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid > 0) {
+        char c = 1;
+        close(p[1]);
+        ssize_t n = read(p[0], &c, 1);
+        _exit(n == 1 && c == 0 ? 0 : 1);
+    }
+    close(p[0]);
+    setsid();
+    pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid > 0)
+        _exit(0);
+    if (chdir("/") < 0)
+        return -1;
+    int null = open("/dev/null", O_RDWR);
+    if (null >= 0) {
+        dup2(null, 0);
+        dup2(null, 1);
+        if (null > 2)
+            close(null);
+    }
+    *ready_fd = p[1];
+    return 0;
+}
+
+static void tell_parent(int *ready_fd, char status)
+{
+    if (*ready_fd < 0)
+        return;
+    if (write(*ready_fd, &status, 1) < 0) {
+        /* nothing to do: the parent is gone */
+    }
+    close(*ready_fd);
+    *ready_fd = -1;
+}
+
+/* --------------------------------------------------------------- signals */
+
+static void on_stop(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    log_event(LOG_LVL_INFO, "received %s: graceful stop", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    proxy_stop(arg);
+}
+
+static void on_reopen(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig; (void)what; (void)arg;
+    if (log_access_reopen() < 0)
+        log_event(LOG_LVL_ERR, "SIGUSR1: cannot reopen the access log: %s", strerror(errno));
+    else
+        log_event(LOG_LVL_INFO, "SIGUSR1: log files reopened");
+}
+
+static void on_reload(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig; (void)what; (void)arg;
+    log_event(LOG_LVL_WARN, "SIGHUP: in-process reload is not available in this build; "
+                            "the running configuration is unchanged");
+}
+
+static int run(struct proxy *px, struct event_base *base)
+{
+    int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
+    event_callback_fn cbs[] = { on_stop, on_stop, on_reload, on_reopen };
+    struct event *evs[4] = { 0 };
+    int rc = 0;
+
+    for (int i = 0; i < 4; i++) {
+        evs[i] = evsignal_new(base, sigs[i], cbs[i], px);
+        if (!evs[i] || evsignal_add(evs[i], NULL) < 0) {
+            rc = -1;
+            goto out;
+        }
+    }
+    event_base_dispatch(base);
+out:
+    for (int i = 0; i < 4; i++)
+        if (evs[i])
+            event_free(evs[i]);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o = { 0 };
+    char err[CONF_ERRLEN];
+    int ready_fd = -1, rc;
+
+    if ((rc = parse_args(argc, argv, &o)))
+        return rc;
+    log_set_debug(o.debug);
+    struct conf *c = conf_load(o.file, err, sizeof(err));
+    if (!c) {
+        print_errors(err);
+        return 1;
+    }
+    if (o.check) {
+        printf("%s: configuration is valid\n", o.file);
+        conf_free(c);
+        return 0;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (log_access_open(c->global.access_log) < 0) {
+        fprintf(stderr, "lxlb: cannot open access log %s: %s\n", c->global.access_log,
+                strerror(errno));
+        conf_free(c);
+        return 1;
+    }
+    struct proxy *px = proxy_new(c, err, sizeof(err)); /* binds: before the fork */
+    if (!px) {
+        fprintf(stderr, "lxlb: %s\n", err);
+        log_shutdown();
+        return 1;
+    }
+    if (o.daemon && (daemonize(&ready_fd) < 0 || write_pidfile(o.pidfile) < 0)) {
+        fprintf(stderr, "lxlb: cannot daemonize: %s\n", strerror(errno));
+        tell_parent(&ready_fd, 1);
+        proxy_free(px);
+        return 1;
+    }
+    struct event_base *base = event_base_new();
+    if (!base || proxy_attach(px, base, err, sizeof(err)) < 0) {
+        fprintf(stderr, "lxlb: %s\n", base ? err : "cannot create the event loop");
+        tell_parent(&ready_fd, 1);
+        proxy_free(px);
+        return 1;
+    }
+    log_attach(base);
+    log_event(LOG_LVL_INFO, "lxlb %s started (pid %d)", LXLB_VERSION, (int)getpid());
+    tell_parent(&ready_fd, 0);
+    rc = run(px, base);
+    log_event(LOG_LVL_INFO, "exiting");
+    proxy_free(px);
+    log_shutdown();
+    event_base_free(base);
+    if (o.daemon)
+        unlink(o.pidfile);
+    return rc < 0 ? 1 : 0;
+}

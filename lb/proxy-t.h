@@ -1,0 +1,57 @@
+/* lb/proxy-t.h - the running proxy: frontends, listeners and the loop that
+ * owns every piece of proxy state. */
+#ifndef LXLB_PROXY_T_H
+#define LXLB_PROXY_T_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conf/conf-t.h"
+
+struct event_base;
+struct event;
+struct evconnlistener;
+struct backend;
+struct session;
+struct txn;
+
+struct frontend {
+    char *name;                        /* from conf, owned */
+    const struct conf_frontend *conf;  /* the generation in force */
+    struct backend *backend;           /* default_backend */
+    struct proxy *px;                  /* owner */
+    uint32_t cur_conns;                /* client connections open now */
+    uint64_t conns_total;              /* client connections accepted, ever */
+    uint64_t requests;                 /* requests received, ever */
+    uint64_t errors;                   /* requests answered with an lxlb error page */
+    uint64_t bytes_in;                 /* request bytes from clients */
+    uint64_t bytes_out;                /* response bytes to clients */
+};
+
+struct listener {
+    int fd;                     /* bound, listening socket */
+    struct conf_addr addr;      /* what it is bound to */
+    struct evconnlistener *evl; /* accepting on the loop, NULL before attach */
+    struct frontend *fe;        /* whose connections these are */
+    struct listener *next;      /* next listener of the proxy */
+};
+
+struct proxy {
+    struct event_base *base;       /* the loop */
+    struct conf *conf;             /* the generation in force, owned */
+    struct frontend **frontends;   /* one per conf frontend */
+    size_t nfrontends;
+    struct backend **backends;     /* one per conf backend */
+    size_t nbackends;
+    struct listener *listeners;    /* all frontend listeners */
+    struct session *sessions;      /* every open client session (for stop/stats) */
+    uint32_t nconn;                /* client connections open now (maxconn) */
+    bool accept_paused;            /* listeners disabled: maxconn or EMFILE */
+    bool stopping;                 /* graceful stop under way */
+    struct event *accept_retry;    /* re-enables accepting after EMFILE */
+    struct event *grace_timer;     /* forced exit after global.grace */
+    struct txn *free_txns;         /* recycled transactions (no malloc per request) */
+    uint32_t nfree_txns;           /* entries in free_txns */
+};
+
+#endif

@@ -1,0 +1,308 @@
+/* lb/proxy.c - frontends, listeners, accepting, and graceful stop. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "conf/conf.h"
+#include "lb/backend.h"
+#include "lb/log.h"
+#include "lb/proxy.h"
+#include "lb/server.h"
+#include "lb/session.h"
+
+#define ACCEPT_RETRY_MS 100 /* pause after EMFILE before accepting again */
+
+/* ------------------------------------------------------------- listeners */
+
+static int listen_fd(const struct conf_addr *a, int backlog, char *err, size_t errlen)
+{
+    int one = 1;
+    int fd = socket(a->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        goto err;
+    if (a->family == AF_UNIX) {
+        struct stat st;
+        const char *path = ((const struct sockaddr_un *)&a->ss)->sun_path;
+        /* A socket left by a previous run would make bind fail: remove it,
+         * but never a regular file someone put there. */
+        if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+            unlink(path);
+    } else {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (a->family == AF_INET6)
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    }
+    if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 || listen(fd, backlog) < 0)
+        goto err;
+    return fd;
+err:
+    snprintf(err, errlen, "cannot listen on %s: %s", a->text, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+static void pause_accepting(struct proxy *px)
+{
+    if (px->accept_paused)
+        return;
+    px->accept_paused = true;
+    for (struct listener *l = px->listeners; l; l = l->next)
+        if (l->evl)
+            evconnlistener_disable(l->evl);
+}
+
+static void resume_accepting(struct proxy *px)
+{
+    if (!px->accept_paused || px->stopping)
+        return;
+    px->accept_paused = false;
+    for (struct listener *l = px->listeners; l; l = l->next)
+        if (l->evl)
+            evconnlistener_enable(l->evl);
+}
+
+static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
+                      int salen, void *arg)
+{
+    struct listener *l = arg;
+    struct proxy *px = l->fe->px;
+
+    (void)evl;
+    px->nconn++;
+    sess_accept(l->fe, fd, sa, salen);
+    /* At maxconn, leave new connections in the kernel's backlog. */
+    if (px->nconn >= px->conf->global.maxconn)
+        pause_accepting(px);
+}
+
+static void accept_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct proxy *px = arg;
+
+    (void)fd; (void)what;
+    if (px->nconn < px->conf->global.maxconn)
+        resume_accepting(px);
+}
+
+static void accept_error_cb(struct evconnlistener *evl, void *arg)
+{
+    struct listener *l = arg;
+    struct proxy *px = l->fe->px;
+    int e = EVUTIL_SOCKET_ERROR();
+    struct timeval tv = { 0, ACCEPT_RETRY_MS * 1000 };
+
+    (void)evl;
+    /* Out of descriptors: stop accepting for a moment rather than spin. */
+    log_event(LOG_LVL_WARN, "accept on %s: %s; pausing %d ms", l->addr.text, strerror(e),
+              ACCEPT_RETRY_MS);
+    pause_accepting(px);
+    evtimer_add(px->accept_retry, &tv);
+}
+
+/* ---------------------------------------------------------------- build */
+
+static int build_backend(struct proxy *px, struct conf_backend *cb, char *err, size_t errlen)
+{
+    struct backend *be = be_new(px, cb);
+
+    if (!be)
+        goto oom;
+    px->backends[px->nbackends++] = be;
+    for (size_t i = 0; i < cb->nservers; i++) {
+        const struct conf_server *cs = &cb->servers[i];
+        struct server *s = srv_new(cs->name, cs->cookie, &cs->addr, cs->weight, SRV_SRC_STATIC);
+        if (!s)
+            goto oom;
+        int rc = be_add_server(be, s);
+        srv_unref(s); /* the backend's reference is the one that stays */
+        if (rc < 0) {
+            snprintf(err, errlen, "backend %s: cannot add server %s", cb->name, cs->name);
+            return -1;
+        }
+    }
+    return 0;
+oom:
+    snprintf(err, errlen, "out of memory");
+    return -1;
+}
+
+static struct backend *find_backend(struct proxy *px, const char *name)
+{
+    for (size_t i = 0; i < px->nbackends; i++)
+        if (!strcmp(px->backends[i]->name, name))
+            return px->backends[i];
+    return NULL;
+}
+
+static int build_frontend(struct proxy *px, const struct conf_frontend *cf, char *err,
+                          size_t errlen)
+{
+    struct frontend *fe = calloc(1, sizeof(*fe));
+
+    if (!fe || !(fe->name = strdup(cf->name))) {
+        free(fe);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    px->frontends[px->nfrontends++] = fe;
+    fe->conf = cf;
+    fe->px = px;
+    fe->backend = find_backend(px, cf->default_backend);
+    int backlog = px->conf->global.maxconn < 4096 ? (int)px->conf->global.maxconn : 4096;
+    for (size_t i = 0; i < cf->nbinds; i++) {
+        struct listener *l = calloc(1, sizeof(*l));
+        if (!l) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        l->fe = fe;
+        l->addr = cf->binds[i];
+        l->next = px->listeners;
+        px->listeners = l;
+        char why[256];
+        if ((l->fd = listen_fd(&l->addr, backlog, why, sizeof(why))) < 0) {
+            snprintf(err, errlen, "frontend %s: %s", cf->name, why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+struct proxy *proxy_new(struct conf *conf, char *err, size_t errlen)
+{
+    struct proxy *px = calloc(1, sizeof(*px));
+
+    if (!px) {
+        conf_free(conf);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    px->conf = conf;
+    px->backends = calloc(conf->nbackends, sizeof(*px->backends));
+    px->frontends = calloc(conf->nfrontends, sizeof(*px->frontends));
+    if (!px->backends || !px->frontends) {
+        snprintf(err, errlen, "out of memory");
+        goto err;
+    }
+    for (size_t i = 0; i < conf->nbackends; i++)
+        if (build_backend(px, &conf->backends[i], err, errlen) < 0)
+            goto err;
+    for (size_t i = 0; i < conf->nfrontends; i++)
+        if (build_frontend(px, &conf->frontends[i], err, errlen) < 0)
+            goto err;
+    return px;
+err:
+    proxy_free(px);
+    return NULL;
+}
+
+int proxy_attach(struct proxy *px, struct event_base *base, char *err, size_t errlen)
+{
+    px->base = base;
+    px->accept_retry = evtimer_new(base, accept_retry_cb, px);
+    if (!px->accept_retry)
+        goto oom;
+    for (struct listener *l = px->listeners; l; l = l->next) {
+        l->evl = evconnlistener_new(base, accept_cb, l, LEV_OPT_CLOSE_ON_FREE, 0, l->fd);
+        if (!l->evl)
+            goto oom;
+        evconnlistener_set_error_cb(l->evl, accept_error_cb);
+        log_event(LOG_LVL_INFO, "frontend %s listening on %s", l->fe->name, l->addr.text);
+    }
+    return 0;
+oom:
+    snprintf(err, errlen, "cannot set up the event loop: out of memory");
+    return -1;
+}
+
+static void close_listeners(struct proxy *px)
+{
+    struct listener *l, *next;
+
+    for (l = px->listeners; l; l = next) {
+        next = l->next;
+        if (l->evl)
+            evconnlistener_free(l->evl); /* closes the fd */
+        else if (l->fd >= 0)
+            close(l->fd);
+        if (l->addr.family == AF_UNIX)
+            unlink(((struct sockaddr_un *)&l->addr.ss)->sun_path);
+        free(l);
+    }
+    px->listeners = NULL;
+}
+
+static void grace_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct proxy *px = arg;
+
+    (void)fd; (void)what;
+    log_event(LOG_LVL_WARN, "grace period over with %u connections open; exiting", px->nconn);
+    event_base_loopexit(px->base, NULL);
+}
+
+void proxy_stop(struct proxy *px)
+{
+    uint32_t ms = px->conf->global.grace_ms;
+    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+    if (px->stopping)
+        return;
+    px->stopping = true;
+    close_listeners(px);
+    sess_stop_idle(px);
+    log_event(LOG_LVL_INFO, "stopping: %u connections to finish (grace %ums)", px->nconn, ms);
+    if (px->nconn == 0) {
+        event_base_loopexit(px->base, NULL);
+        return;
+    }
+    px->grace_timer = evtimer_new(px->base, grace_cb, px);
+    if (px->grace_timer)
+        evtimer_add(px->grace_timer, &tv);
+}
+
+void proxy_conn_closed(struct proxy *px)
+{
+    px->nconn--;
+    if (px->accept_paused && px->nconn < px->conf->global.maxconn &&
+        !evtimer_pending(px->accept_retry, NULL))
+        resume_accepting(px);
+    if (px->stopping && px->nconn == 0 && px->base)
+        event_base_loopexit(px->base, NULL);
+}
+
+void proxy_free(struct proxy *px)
+{
+    if (!px)
+        return;
+    /* Sessions first: they hold references to servers. */
+    while (px->sessions)
+        sess_close(px->sessions);
+    close_listeners(px);
+    for (size_t i = 0; i < px->nfrontends; i++) {
+        free(px->frontends[i]->name);
+        free(px->frontends[i]);
+    }
+    for (size_t i = 0; i < px->nbackends; i++)
+        be_free(px->backends[i]);
+    free(px->frontends);
+    free(px->backends);
+    txn_cache_free(px);
+    if (px->accept_retry)
+        event_free(px->accept_retry);
+    if (px->grace_timer)
+        event_free(px->grace_timer);
+    conf_free(px->conf);
+    free(px);
+}

@@ -1,0 +1,66 @@
+/* lb/server-t.h - a server (one backend peer) and its two independent states.
+ * Types only; the functions are in lb/server.h.
+ *
+ * Health (checking/up/down) belongs to health/; admin (ready/drain/maint)
+ * belongs to the admin API and discovery. The balancer never looks at either
+ * directly: it asks srv_usable() / srv_usable_sticky(). */
+#ifndef LXLB_SERVER_T_H
+#define LXLB_SERVER_T_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conf/conf-t.h"
+
+enum srv_health {
+    SRV_HEALTH_CHECKING = 0, /* discovered, waiting for its first passing check */
+    SRV_HEALTH_UP,           /* takes traffic */
+    SRV_HEALTH_DOWN,         /* failed fall checks, or fall real connects in a row */
+};
+
+enum srv_admin {
+    SRV_ADMIN_READY = 0, /* normal */
+    SRV_ADMIN_DRAIN,     /* no new clients; sticky clients still served */
+    SRV_ADMIN_MAINT,     /* no requests at all */
+};
+
+enum srv_source {
+    SRV_SRC_STATIC = 0, /* from the config file */
+    SRV_SRC_LXC,        /* discovery.lxc */
+    SRV_SRC_ETCD,       /* discovery.etcd */
+};
+
+struct backend;
+struct srv_conn;
+struct check;
+
+struct server {
+    char *name;                /* unique within the backend */
+    char *cookie;              /* sticky cookie value, defaults to name */
+    struct conf_addr addr;     /* where to connect */
+    uint32_t weight;           /* balancer weight, 0: never picked by the balancer */
+    enum srv_source source;    /* who created it */
+    enum srv_health health;    /* owned by health/ (via srv_set_health) */
+    enum srv_admin admin;      /* owned by admin and discovery (via srv_set_admin) */
+    bool removed;              /* no longer in its backend: freed at refcnt 0 */
+    uint32_t refcnt;           /* backend list + requests + pooled connections */
+    struct backend *backend;   /* the backend that lists it (kept for logs once removed) */
+
+    int64_t cur_weight;        /* smooth weighted round robin state */
+    uint32_t active;           /* requests in flight to it */
+    uint32_t consec_fails;     /* real-traffic connect failures in a row */
+
+    uint64_t total_requests;   /* requests sent, ever */
+    uint64_t failures;         /* connect failures and bad/aborted responses, ever */
+    uint64_t bytes_in;         /* response bytes received from it */
+    uint64_t bytes_out;        /* request bytes sent to it */
+    int64_t state_since_ms;    /* wall clock (ms) of the last health/admin change */
+
+    struct srv_conn *idle;     /* pooled idle connections, most recent first */
+    uint32_t nidle;            /* entries in idle */
+
+    struct check *check;       /* active health check, NULL: none (health/) */
+    char last_check[64];       /* last check result, e.g. "L7OK 200 in 2ms" */
+};
+
+#endif

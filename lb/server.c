@@ -1,0 +1,128 @@
+/* lb/server.c - server lifetime and the single place its state changes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "lb/backend-t.h"
+#include "lb/log.h"
+#include "lb/pool.h"
+#include "lb/server.h"
+
+static int64_t now_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+struct server *srv_new(const char *name, const char *cookie, const struct conf_addr *addr,
+                       uint32_t weight, enum srv_source source)
+{
+    struct server *s = calloc(1, sizeof(*s));
+
+    if (!s)
+        return NULL;
+    s->name = strdup(name);
+    s->cookie = strdup(cookie ? cookie : name);
+    if (!s->name || !s->cookie)
+        goto err;
+    s->addr = *addr;
+    s->weight = weight;
+    s->source = source;
+    /* As HAProxy: a static server starts up; a discovered one must prove itself. */
+    s->health = source == SRV_SRC_STATIC ? SRV_HEALTH_UP : SRV_HEALTH_CHECKING;
+    s->refcnt = 1;
+    s->state_since_ms = now_ms();
+    return s;
+err:
+    free(s->name);
+    free(s->cookie);
+    free(s);
+    return NULL;
+}
+
+void srv_ref(struct server *s) { s->refcnt++; }
+
+void srv_unref(struct server *s)
+{
+    if (--s->refcnt > 0)
+        return;
+    free(s->name);
+    free(s->cookie);
+    free(s);
+}
+
+const char *srv_health_name(enum srv_health h)
+{
+    static const char *names[] = { "checking", "up", "down" };
+    return names[h];
+}
+
+const char *srv_admin_name(enum srv_admin a)
+{
+    static const char *names[] = { "ready", "drain", "maint" };
+    return names[a];
+}
+
+const char *srv_source_name(enum srv_source src)
+{
+    static const char *names[] = { "static", "lxc", "etcd" };
+    return names[src];
+}
+
+const char *srv_state_name(const struct server *s)
+{
+    if (s->admin != SRV_ADMIN_READY)
+        return srv_admin_name(s->admin);
+    return srv_health_name(s->health);
+}
+
+static const char *be_name(const struct server *s)
+{
+    return s->backend ? s->backend->name : "-";
+}
+
+void srv_set_health(struct server *s, enum srv_health h, const char *reason)
+{
+    if (s->health == h)
+        return;
+    log_event(h == SRV_HEALTH_DOWN ? LOG_LVL_WARN : LOG_LVL_INFO,
+              "server %s/%s is %s (was %s): %s", be_name(s), s->name,
+              srv_health_name(h), srv_health_name(s->health), reason);
+    s->health = h;
+    s->state_since_ms = now_ms();
+    s->consec_fails = 0;
+    /* A server that went down may have stale idle connections. */
+    if (h == SRV_HEALTH_DOWN)
+        pool_flush(s);
+}
+
+void srv_set_admin(struct server *s, enum srv_admin a, const char *reason)
+{
+    if (s->admin == a)
+        return;
+    log_event(LOG_LVL_INFO, "server %s/%s admin state %s (was %s): %s", be_name(s), s->name,
+              srv_admin_name(a), srv_admin_name(s->admin), reason);
+    s->admin = a;
+    s->state_since_ms = now_ms();
+    if (a == SRV_ADMIN_MAINT)
+        pool_flush(s);
+}
+
+void srv_connect_failed(struct server *s, const char *why)
+{
+    const struct conf_health *hc = s->backend ? &s->backend->conf->health : NULL;
+
+    s->failures++;
+    s->consec_fails++;
+    /* Without active checks nothing would bring it back: only count. */
+    if (hc && hc->enabled && s->health == SRV_HEALTH_UP && s->consec_fails >= hc->fall) {
+        char reason[160];
+        snprintf(reason, sizeof(reason), "%u connection failures in a row (%s)",
+                 s->consec_fails, why);
+        srv_set_health(s, SRV_HEALTH_DOWN, reason);
+    }
+}
+
+void srv_connect_ok(struct server *s) { s->consec_fails = 0; }

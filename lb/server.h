@@ -1,0 +1,38 @@
+/* lb/server.h - server lifetime and state. Every state change goes through
+ * here so it is logged once and the balancer sees one truth. */
+#ifndef LXLB_SERVER_H
+#define LXLB_SERVER_H
+
+#include "lb/server-t.h"
+
+struct server *srv_new(const char *name, const char *cookie, const struct conf_addr *addr,
+                       uint32_t weight, enum srv_source source);
+void srv_ref(struct server *s);
+/* Drops a reference; the last one frees the server (and its idle connections). */
+void srv_unref(struct server *s);
+
+/* May the balancer give it a new client? health up and admin ready. */
+static inline bool srv_usable(const struct server *s)
+{
+    return !s->removed && s->health == SRV_HEALTH_UP && s->admin == SRV_ADMIN_READY;
+}
+
+/* May a client already stuck to it (cookie) still use it? drain keeps them. */
+static inline bool srv_usable_sticky(const struct server *s)
+{
+    return !s->removed && s->health == SRV_HEALTH_UP && s->admin != SRV_ADMIN_MAINT;
+}
+
+void srv_set_health(struct server *s, enum srv_health h, const char *reason);
+void srv_set_admin(struct server *s, enum srv_admin a, const char *reason);
+/* Real traffic: a connect to s failed (refused, unreachable, timeout). */
+void srv_connect_failed(struct server *s, const char *why);
+void srv_connect_ok(struct server *s);
+
+const char *srv_health_name(enum srv_health h);
+const char *srv_admin_name(enum srv_admin a);
+const char *srv_source_name(enum srv_source src);
+/* "checking", "up", "down", "drain" or "maint", as /stats shows it. */
+const char *srv_state_name(const struct server *s);
+
+#endif

@@ -111,6 +111,7 @@ write_conf
 # setsid + nohup: lxlb keeps running after this script and its terminal end.
 nohup setsid "$bin" -f "$CONF" >>"$LOG" 2>&1 </dev/null &
 echo $! >"$PIDFILE"
+tb_defer stop_lxlb      # if the demo fails from here on
 tb_wait_listen "$DEMO_PORT" || { tail -n 20 "$LOG" >&2; tb_die "lxlb did not listen on :$DEMO_PORT"; }
 echo "demo: lxlb (pid $(cat "$PIDFILE")) listens on :$DEMO_PORT, config $CONF, log $LOG"
 

@@ -572,7 +572,7 @@ static void conf_parse_defaults(struct conf_ctx *x, struct conf *c, const json_t
     /* Below these minimums ordinary browsers' requests would be refused. */
     conf_uint(x, l, lpath, "request_line", 8192, 256, 1u << 20, &c->limits.request_line);
     conf_uint(x, l, lpath, "header_size", 32768, 1024, 1u << 24, &c->limits.header_size);
-    conf_uint(x, l, lpath, "header_count", 100, 16, 10000, &c->limits.header_count);
+    conf_uint(x, l, lpath, "header_count", 100, 1, 10000, &c->limits.header_count);
 }
 
 static void conf_parse_cert(struct conf_ctx *x, const json_t *o, const char *path,

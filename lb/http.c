@@ -121,6 +121,26 @@ int http_hdr_find(const struct http_head *h, const char *name, uint32_t from)
     return -1;
 }
 
+static bool is_tchar(unsigned char c)
+{
+    static const char *extra = "!#$%&'*+-.^_`|~";
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c && strchr(extra, c));
+}
+
+bool http_head_names_valid(const struct http_head *h)
+{
+    for (uint32_t i = 0; i < h->nhdrs; i++) {
+        const char *n = http_hdr_name(h, i);
+        if (h->hdrs[i].name_len == 0)
+            return false;
+        for (uint32_t k = 0; k < h->hdrs[i].name_len; k++)
+            if (!is_tchar((unsigned char)n[k]))
+                return false;
+    }
+    return true;
+}
+
 bool http_list_has(const char *v, size_t len, const char *token, size_t tlen)
 {
     size_t i = 0;

@@ -54,6 +54,10 @@ bool http_hdr_is(const struct http_head *h, uint32_t i, const char *name);
 /* Index of the first/next field called name at or after from, or -1. */
 int http_hdr_find(const struct http_head *h, const char *name, uint32_t from);
 
+/* Every field name is a token (RFC 9110 5.1). llhttp lets some through
+ * ("Bad Name:"); forwarding those is how requests get smuggled. */
+bool http_head_names_valid(const struct http_head *h);
+
 /* Is token (case-insensitive) an element of the comma list v[0..len)? */
 bool http_list_has(const char *v, size_t len, const char *token, size_t tlen);
 /* Hop-by-hop for a proxy: never forwarded (RFC 9110 7.6.1). */

@@ -382,7 +382,8 @@ static int sess_on_head(struct session *s)
     t->be->total_requests++;
     evtimer_del(s->timer);
 
-    if (p->flags & F_TRANSFER_ENCODING && !(p->flags & F_CHUNKED))
+    if ((p->flags & F_TRANSFER_ENCODING && !(p->flags & F_CHUNKED)) ||
+        !http_head_names_valid(&t->req))
         return sess_error(s, 400);
     if (t->method == HTTP_CONNECT)
         return sess_error(s, 405);
@@ -598,8 +599,10 @@ static int sess_on_resp_head(struct session *s)
     struct evbuffer *out = bufferevent_get_output(s->bev);
     size_t before = evbuffer_get_length(out);
 
-    if (status == 101)
+    if (status == 101 || !http_head_names_valid(&t->resp)) {
+        t->srv->failures++;
         return sess_error(s, 502); /* lxlb never asks for an upgrade */
+    }
     if (status < 200) {
         /* Interim (100 Continue...): relay to HTTP/1.1 clients, await the final one. */
         if (t->req_minor >= 1) {

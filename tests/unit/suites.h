@@ -1,1 +1,2 @@
 SUITE(conf_tests)
+SUITE(lb_tests)

@@ -418,7 +418,7 @@ static void test_ranges(void)
     CHECK_ERR(DOC_TOP("\"defaults\":{\"limits\":{\"header_size\":100}}"),
               "$.defaults.limits.header_size: must be 1024-");
     CHECK_ERR(DOC_TOP("\"defaults\":{\"limits\":{\"header_count\":0}}"),
-              "$.defaults.limits.header_count: must be 16-");
+              "$.defaults.limits.header_count: must be 1-");
 }
 
 static void test_enums(void)

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "health/health.h"
 #include "lb/backend.h"
 #include "lb/log.h"
 #include "lb/pool.h"
@@ -62,6 +63,7 @@ void be_remove_server(struct backend *be, struct server *s)
         memmove(&be->servers[i], &be->servers[i + 1], (be->nservers - i - 1) * sizeof(s));
         be->nservers--;
         s->removed = true;
+        health_server_removed(s);
         pool_flush(s);
         srv_unref(s);
         return;

@@ -12,7 +12,9 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "admin/admin.h"
 #include "conf/conf.h"
+#include "health/health.h"
 #include "lb/backend.h"
 #include "lb/log.h"
 #include "lb/proxy.h"
@@ -220,6 +222,12 @@ int proxy_attach(struct proxy *px, struct event_base *base, char *err, size_t er
         evconnlistener_set_error_cb(l->evl, accept_error_cb);
         log_event(LOG_LVL_INFO, "frontend %s listening on %s", l->fe->name, l->addr.text);
     }
+    if (admin_start(px, err, errlen) < 0)
+        return -1;
+    if (health_start(px) < 0) {
+        snprintf(err, errlen, "cannot start health checks");
+        return -1;
+    }
     return 0;
 oom:
     snprintf(err, errlen, "cannot set up the event loop: out of memory");
@@ -289,6 +297,8 @@ void proxy_free(struct proxy *px)
     /* Sessions first: they hold references to servers. */
     while (px->sessions)
         sess_close(px->sessions);
+    admin_stop(px);
+    health_stop(px);
     close_listeners(px);
     for (size_t i = 0; i < px->nfrontends; i++) {
         free(px->frontends[i]->name);

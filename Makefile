@@ -28,7 +28,7 @@ LLHTTP_OBJ := $(BUILD)/llhttp/api.o $(BUILD)/llhttp/http.o $(BUILD)/llhttp/llhtt
 UNIT_SRC   := $(wildcard tests/unit/*.c)
 UNIT_OBJ   := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps test unit integration lxc-test demo bench fuzz clean install
+.PHONY: all deps test unit integration lxc-test demo demo-stop bench fuzz clean install
 
 all: $(BUILD)/lxlb
 
@@ -75,6 +75,9 @@ demo:
 	tests/deps.sh
 	$(MAKE) all
 	tests/lxc/demo.sh $(BUILD)/lxlb
+
+demo-stop:
+	tests/lxc/demo.sh --stop
 
 bench:
 	tests/deps.sh

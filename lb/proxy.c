@@ -14,6 +14,7 @@
 
 #include "admin/admin.h"
 #include "conf/conf.h"
+#include "discovery/discovery.h"
 #include "health/health.h"
 #include "lb/backend.h"
 #include "lb/log.h"
@@ -228,6 +229,8 @@ int proxy_attach(struct proxy *px, struct event_base *base, char *err, size_t er
         snprintf(err, errlen, "cannot start health checks");
         return -1;
     }
+    if (discovery_start(px, err, errlen) < 0)
+        return -1;
     return 0;
 oom:
     snprintf(err, errlen, "cannot set up the event loop: out of memory");
@@ -297,6 +300,7 @@ void proxy_free(struct proxy *px)
     /* Sessions first: they hold references to servers. */
     while (px->sessions)
         sess_close(px->sessions);
+    discovery_stop(px);
     admin_stop(px);
     health_stop(px);
     close_listeners(px);

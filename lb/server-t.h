@@ -43,6 +43,8 @@ struct server {
     enum srv_health health;    /* owned by health/ (via srv_set_health) */
     enum srv_admin admin;      /* owned by admin and discovery (via srv_set_admin) */
     bool removed;              /* no longer in its backend: freed at refcnt 0 */
+    bool retiring;             /* its container is stopping or frozen (discovery):
+                                * no new request, sticky clients included */
     uint32_t refcnt;           /* backend list + requests + pooled connections */
     struct backend *backend;   /* the backend that lists it (kept for logs once removed) */
 

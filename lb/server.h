@@ -14,13 +14,15 @@ void srv_unref(struct server *s);
 /* May the balancer give it a new client? health up and admin ready. */
 static inline bool srv_usable(const struct server *s)
 {
-    return !s->removed && s->health == SRV_HEALTH_UP && s->admin == SRV_ADMIN_READY;
+    return !s->removed && !s->retiring && s->health == SRV_HEALTH_UP &&
+           s->admin == SRV_ADMIN_READY;
 }
 
 /* May a client already stuck to it (cookie) still use it? drain keeps them. */
 static inline bool srv_usable_sticky(const struct server *s)
 {
-    return !s->removed && s->health == SRV_HEALTH_UP && s->admin != SRV_ADMIN_MAINT;
+    return !s->removed && !s->retiring && s->health == SRV_HEALTH_UP &&
+           s->admin != SRV_ADMIN_MAINT;
 }
 
 void srv_set_health(struct server *s, enum srv_health h, const char *reason);

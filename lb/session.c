@@ -588,6 +588,27 @@ static int sess_connect_failed(struct session *s, const char *why)
     return sess_connect(s, next, true);
 }
 
+/* A request was sent and lost with its server: replay it on another one
+ * (the same one without redispatch) while retries last. */
+static int sess_retry_elsewhere(struct session *s, const char *why)
+{
+    struct txn *t = s->txn;
+    struct server *srv = t->srv;
+
+    drop_server_conn(s);
+    if (t->retries_left-- <= 0)
+        return sess_error(s, 502);
+    struct server *next = t->be->conf->redispatch || !srv_usable(srv) ? be_pick(t->be, srv) : srv;
+    if (!next) {
+        t->be->no_server++;
+        return sess_error(s, 503);
+    }
+    log_event(LOG_LVL_DEBUG, "%s/%s: %s; retrying on %s", t->be->name, srv->name, why,
+              next->name);
+    t->req_done = false;
+    return sess_connect(s, next, true);
+}
+
 /* --------------------------------------------------------------- responses */
 
 /* A response head is complete: decide keep-alive and pass it on. */
@@ -757,7 +778,27 @@ static int sess_server_gone(struct session *s, short what)
     t->srv->failures++;
     if (what & BEV_EVENT_TIMEOUT)
         return sess_error(s, 504);
+    /* The server died with the request: if nothing came back, an idempotent
+     * request without a body is safe to send again, elsewhere. */
+    if (nothing_back && idempotent(t->method) && t->req_body == BODY_NONE)
+        return sess_retry_elsewhere(s, "server closed before answering");
     return sess_error(s, 502);
+}
+
+void sess_server_lost(struct proxy *px, struct server *srv)
+{
+    struct session *s, *next;
+
+    for (s = px->sessions; s; s = next) {
+        next = s->next;
+        struct txn *t = s->txn;
+        if (!t || t->srv != srv || !s->sc || t->resp_started || t->resp.len)
+            continue;
+        if (s->state == SESS_CONNECT)
+            sess_connect_failed(s, "server removed");
+        else if (s->state == SESS_ACTIVE && idempotent(t->method) && t->req_body == BODY_NONE)
+            sess_retry_elsewhere(s, "server removed");
+    }
 }
 
 static int sess_server_event(struct session *s, short what)

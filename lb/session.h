@@ -10,9 +10,13 @@
 
 struct frontend;
 struct proxy;
+struct server;
 
 /* Takes ownership of a freshly accepted client socket. */
 void sess_accept(struct frontend *fe, evutil_socket_t fd, const struct sockaddr *sa, int salen);
+/* srv is gone (its container stopped): requests waiting on it that got
+ * nothing back are retried elsewhere now rather than at their timeout. */
+void sess_server_lost(struct proxy *px, struct server *srv);
 /* Close at once, whatever it was doing (exit). */
 void sess_close(struct session *s);
 /* Graceful stop: close idle sessions now; busy ones close after their response. */

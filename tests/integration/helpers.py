@@ -86,6 +86,11 @@ class Conn:
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = bytearray()
         self.eof = False
+        self.deadline = None
+
+    def set_deadline(self, seconds):
+        """Reads fail once this many seconds have passed (slow trickles too)."""
+        self.deadline = time.monotonic() + seconds
 
     def close(self):
         try:
@@ -113,6 +118,8 @@ class Conn:
     def _fill(self):
         if self.eof:
             raise ConnectionClosed("connection closed by peer")
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise AssertionError("deadline passed with %d bytes buffered" % len(self.buf))
         try:
             data = self.sock.recv(262144)
         except ConnectionResetError:

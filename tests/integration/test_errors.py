@@ -221,12 +221,13 @@ def test_configured_limits(backend, lxlb):
     a = backend("A")
     lx = lxlb(make_config({"b": [a]}, defaults={"limits": {"request_line": 1024,
                                                            "header_size": 4096,
-                                                           "header_count": 10}}))
+                                                           "header_count": 20}}))
     assert get(lx.port, "/?" + "q" * 900).status == 200
     assert get(lx.port, "/?" + "q" * 2000).status == 414
     assert get(lx.port, "/", headers={"X-A": "a" * 3000}).status == 200
     assert get(lx.port, "/", headers={"X-A": "a" * 6000}).status == 431
-    assert get(lx.port, "/", headers=[("X-%d" % i, "v") for i in range(20)]).status == 431
+    assert get(lx.port, "/", headers=[("X-%d" % i, "v") for i in range(30)]).status == 431
+    assert get(lx.port, "/", headers=[("X-%d" % i, "v") for i in range(10)]).status == 200
     lx.assert_serving()
 
 

@@ -33,12 +33,19 @@ def test_forwardfor_appends_to_existing_value(backend, lxlb):
     assert xff_chain(seen_headers(r)) == ["203.0.113.7", "198.51.100.2", "127.0.0.1"]
 
 
-def test_no_forwardfor_leaves_header_alone(backend, lxlb):
+def test_forwardfor_false_leaves_header_alone(backend, lxlb):
     a = backend("A")
-    lx = lxlb(make_config({"b": [a]}))
+    lx = lxlb(make_config({"b": [a]}, forwardfor=False))
     hdrs = seen_headers(get(lx.port, "/headers", headers={"X-Forwarded-For": "203.0.113.7"}))
     assert xff_chain(hdrs) == ["203.0.113.7"]
-    assert values(hdrs, "X-Forwarded-Proto") == []
+    assert xff_chain(seen_headers(get(lx.port, "/headers"))) == []
+
+
+def test_forwardfor_defaults_on(backend, lxlb):
+    """SPEC: absent keys take the default shown, and the example shows true."""
+    a = backend("A")
+    lx = lxlb(make_config({"b": [a]}))
+    assert xff_chain(seen_headers(get(lx.port, "/headers"))) == ["127.0.0.1"]
 
 
 def test_set_headers_replaces_client_value(backend, lxlb):

@@ -63,6 +63,7 @@ struct server {
 
     struct check *check;       /* active health check, NULL: none (health/) */
     char last_check[64];       /* last check result, e.g. "L7OK 200 in 2ms" */
+    uint32_t last_check_ms;    /* how long the last check took (ms) */
 };
 
 #endif

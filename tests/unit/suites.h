@@ -1,2 +1,3 @@
 SUITE(conf_tests)
 SUITE(lb_tests)
+SUITE(health_tests)

@@ -25,8 +25,12 @@ Paths (modes "normal"):
                          Content-Length: N header to a 304, still no body)
   /slow?ms=N             waits N ms, then 200 "backend NAME slow"
   /hop                   200 with hop-by-hop response headers the proxy must drop
+  /close                 200 with "Connection: close", then closes the connection
   /stats                 JSON {"name", "accepted", "connections", "requests",
                          "inflight"}; /stats requests are not counted.
+  /malformed/KIND        a broken response (see MALFORMED below), then close;
+                         /malformed/extra answers properly, then sends a second,
+                         unasked-for response and keeps the connection open.
   anything else          200 "backend NAME"
 HEAD works on every path: same headers, no body.
 Keep-alive: HTTP/1.1 unless "Connection: close"; HTTP/1.0 only with
@@ -39,6 +43,10 @@ counts non-/stats requests.
 Modes:
   garbage            answers every connection with non-HTTP bytes, then closes
   accept-no-answer   accepts, reads, never answers (until the peer closes)
+  close-no-answer    reads a request head, counts it, closes without answering
+
+--idle-close-ms N: close a keep-alive connection idle for N ms between
+requests (as servers with a short keep-alive timeout do).
 """
 import argparse
 import hashlib
@@ -82,6 +90,30 @@ def pattern_sha256(n):
 REASONS = {100: "Continue", 200: "OK", 204: "No Content", 301: "Moved Permanently",
            302: "Found", 304: "Not Modified", 400: "Bad Request", 404: "Not Found",
            500: "Internal Server Error", 503: "Service Unavailable"}
+
+
+# Broken responses for /malformed/KIND: a proxy must answer 502 (or cut the
+# connection once the head went out), never pass them on.
+MALFORMED = {
+    "status-line": b"HTTP/1.1 2x0 OK\r\nContent-Length: 2\r\n\r\nok",
+    "no-status": b"HTTP/1.1\r\nContent-Length: 2\r\n\r\nok",
+    "version": b"HTTP/9.9 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    "status-000": b"HTTP/1.1 000 Zero\r\nContent-Length: 2\r\n\r\nok",
+    "status-099": b"HTTP/1.1 099 Low\r\nContent-Length: 2\r\n\r\nok",
+    "cl-te": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+             b"2\r\nok\r\n0\r\n\r\n",
+    "dup-cl": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 4\r\n\r\nokok",
+    "bad-cl": b"HTTP/1.1 200 OK\r\nContent-Length: 2x\r\n\r\nok",
+    "bad-chunk": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nok\r\n0\r\n\r\n",
+    "chunk-overflow": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      b"fffffffffffffffffff\r\nok\r\n0\r\n\r\n",
+    "chunk-no-crlf": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokXX0\r\n\r\n",
+    "nul-header": b"HTTP/1.1 200 OK\r\nX-Bad: a\x00b\r\nContent-Length: 2\r\n\r\nok",
+    "space-name": b"HTTP/1.1 200 OK\r\nBad Name: x\r\nContent-Length: 2\r\n\r\nok",
+    "obs-fold": b"HTTP/1.1 200 OK\r\nX-Fold: a\r\n b\r\nContent-Length: 2\r\n\r\nok",
+    "bare-cr": b"HTTP/1.1 200 OK\r\nX-Bad: a\rb\r\nContent-Length: 2\r\n\r\nok",
+    "upgrade": b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: evil\r\nConnection: upgrade\r\n\r\n",
+}
 
 
 class Stats:
@@ -170,8 +202,23 @@ class Handler(socketserver.BaseRequestHandler):
                     pass
                 return
             rd = Reader(self.request)
-            while self.one(rd):
-                pass
+            if mode == "close-no-answer":
+                rd.until(b"\r\n\r\n")
+                with self.server.stats.lock:
+                    self.server.stats.requests += 1
+                    self.server.stats.connections += 1
+                return
+            idle = self.server.idle_close_ms
+            while True:
+                if idle and not rd.buf:
+                    self.request.settimeout(idle / 1000.0)
+                    try:
+                        rd._fill()
+                    except socket.timeout:
+                        return
+                    self.request.settimeout(None)
+                if not self.one(rd):
+                    break
         except (Closed, ConnectionError, OSError):
             pass
 
@@ -286,9 +333,22 @@ class Handler(socketserver.BaseRequestHandler):
                 self.send((line + "".join(x + "\r\n" for x in hdrs) + "\r\n").encode("latin-1"))
                 return keep
             body = ("status %d from backend %s\n" % (status, name)).encode()
+        elif path.startswith("/malformed/"):
+            kind = path[len("/malformed/"):]
+            if kind == "extra":
+                body = ("backend %s" % name).encode()
+                self.send(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+                time.sleep(0.05)
+                self.send(b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nINJECTED")
+                return True
+            self.send(MALFORMED.get(kind, b"HTTP/1.1 200 OK\r\nX-Unknown-Kind: 1\r\n\r\n"))
+            return False
         elif path == "/slow":
             time.sleep(int(q.get("ms", "1000")) / 1000.0)
             body = ("backend %s slow" % name).encode()
+        elif path == "/close":
+            keep = False
+            body = ("backend %s" % name).encode()
         elif path == "/hop":
             extra += ["Connection: keep-alive, X-Backend-Hop", "X-Backend-Hop: secret",
                       "Keep-Alive: timeout=5, max=100", "X-Backend-Normal: kept"]
@@ -357,7 +417,9 @@ def main():
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--name", default="backend")
-    ap.add_argument("--mode", default="normal", choices=["normal", "garbage", "accept-no-answer"])
+    ap.add_argument("--mode", default="normal", choices=["normal", "garbage", "accept-no-answer",
+                                                        "close-no-answer"])
+    ap.add_argument("--idle-close-ms", type=int, default=0)
     ap.add_argument("--garbage", action="store_const", const="garbage", dest="mode")
     ap.add_argument("--accept-no-answer", action="store_const", const="accept-no-answer",
                     dest="mode")
@@ -365,6 +427,7 @@ def main():
     srv = Server((args.host, args.port), Handler)
     srv.name = args.name
     srv.mode = args.mode
+    srv.idle_close_ms = args.idle_close_ms
     srv.stats = Stats()
     _base()  # build the pattern before announcing readiness
     print("READY %d" % srv.server_address[1], flush=True)

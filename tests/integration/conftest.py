@@ -32,9 +32,9 @@ def procs(request):
 
 @pytest.fixture
 def backend(procs):
-    """backend("A", mode="normal") -> a started helpers.Backend."""
-    def start(name, mode="normal"):
-        b = helpers.Backend(name, mode)
+    """backend("A", mode="normal", idle_close_ms=0) -> a started helpers.Backend."""
+    def start(name, mode="normal", idle_close_ms=0):
+        b = helpers.Backend(name, mode, idle_close_ms)
         procs.append(b)
         return b
     return start

@@ -308,11 +308,12 @@ def port_refuses(port):
 # ---------------------------------------------------------------- processes
 
 class Backend:
-    def __init__(self, name, mode="normal", tmpdir=None):
+    def __init__(self, name, mode="normal", idle_close_ms=0):
         self.name = name
         self.mode = mode
         self.proc = subprocess.Popen(
-            [PYTHON, BACKEND_PY, "--port", "0", "--name", name, "--mode", mode],
+            [PYTHON, BACKEND_PY, "--port", "0", "--name", name, "--mode", mode,
+             "--idle-close-ms", str(idle_close_ms)],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         line = self.proc.stdout.readline().decode()
         if not line.startswith("READY "):

@@ -102,3 +102,21 @@ def test_download_slow_reader_backpressure(proxy):
         assert took < 5, "4 MB to a small-window client took %.1fs" % took
         c.request("GET", "/")
         assert c.read_response().body == b"backend A"
+
+
+def test_expect_100_continue_is_answered(proxy):
+    """curl and others send "Expect: 100-continue" and wait for the 100 before
+    the body: it must come (from the server or lxlb), not a timeout."""
+    data = pattern(100000)
+    with Conn(proxy.port, timeout=3) as c:
+        c.send(build_request("POST", "/upload", {"Content-Length": str(len(data)),
+                                                 "Expect": "100-continue"}))
+        c.set_deadline(0.9)  # curl gives up waiting after 1 s
+        head = c._until(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 100"), head
+        c.deadline = None
+        c.send(data)
+        r = c.read_response()
+        assert r.status == 200 and r.json()["sha256"] == sha256(data), r
+        c.request("GET", "/")
+        assert c.read_response().body == b"backend A"

@@ -246,3 +246,31 @@ def test_client_disconnect_midway_does_not_hurt(backend, lxlb):
         s.close()  # RST
     time.sleep(0.4)
     lx.assert_serving()
+
+
+def test_idempotent_request_retried_when_server_drops_it(backend, lxlb):
+    """Server accepts the request then closes without a byte: a GET is retried
+    on the other server, and the client never sees an error."""
+    bad, good = backend("X", mode="close-no-answer"), backend("G")
+    lx = lxlb(make_config({"b": [bad, good]}))
+    for i in range(4):
+        r = get(lx.port, "/?i=%d" % i)
+        assert r.status == 200 and r.body == b"backend G", r
+    assert good.stats()["requests"] == 4
+
+
+def test_non_idempotent_request_not_replayed(backend, lxlb):
+    """A POST the server may have acted on is never sent twice: the client gets
+    a 502 instead, and the other server never sees that POST."""
+    bad, good = backend("X", mode="close-no-answer"), backend("G")
+    lx = lxlb(make_config({"b": [bad, good]}))
+    statuses = []
+    for i in range(4):
+        r = get(lx.port, "/upload?i=%d" % i, method="POST", body=b"payload %d" % i)
+        statuses.append(r.status)
+        if r.status == 200:
+            assert r.json()["length"] == len(b"payload %d" % i)
+    assert set(statuses) <= {200, 502}, statuses
+    assert 502 in statuses, "no POST reached the dropping server? %r" % statuses
+    assert good.stats()["requests"] == statuses.count(200), (statuses, good.stats())
+    assert lx.alive()

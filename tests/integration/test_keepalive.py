@@ -178,3 +178,34 @@ def test_idle_keepalive_client_closed_silently(backend, lxlb):
         assert out == b"" or out.startswith(b"HTTP/1.1 408"), out[:200]
         assert time.monotonic() - t0 < 2.0, "connection without a request never closed"
     lx.assert_serving()
+
+
+def test_server_closing_idle_pooled_connection_is_not_an_error(backend, lxlb):
+    """A server that closes idle keep-alive connections (short keep-alive
+    timeout) must not turn the next request into a 502: the proxy notices the
+    closed pooled connection, or retries the idempotent request."""
+    import time
+    a = backend("A", idle_close_ms=100)
+    lx = lxlb(make_config({"b": [a]}))
+    with Conn(lx.port) as c:
+        for i in range(4):
+            c.request("GET", "/?i=%d" % i)
+            r = c.read_response()
+            assert r.status == 200 and r.body == b"backend A", "request %d: %r" % (i, r)
+            time.sleep(0.3)  # the server has closed its side by now
+    assert a.stats()["requests"] == 4
+
+
+def test_server_connection_close_response_not_reused(backend, lxlb):
+    a = backend("A")
+    lx = lxlb(make_config({"b": [a]}))
+    with Conn(lx.port) as c:
+        for i in range(3):
+            c.request("GET", "/close?i=%d" % i)
+            r = c.read_response()
+            assert r.status == 200 and r.body == b"backend A", r
+            c.request("GET", "/?i=%d" % i)
+            r = c.read_response()
+            assert r.status == 200 and r.header("X-Request-Target") == "/?i=%d" % i, r
+    s = a.stats()
+    assert s["requests"] == 6 and s["connections"] >= 3, s

@@ -1,5 +1,69 @@
-/* discovery/discovery.c - placeholder until LXC discovery lands (issue 5). */
-#include "discovery/discovery.h"
+/* discovery/discovery.c - start and stop every backend's discovery.
+ *
+ * One worker thread serves every discovery.lxc backend (liblxc calls are few
+ * and must not run in parallel on the loop anyway); each backend has its own
+ * lxc-monitor child. The proxy has no slot for us, so the running state is
+ * kept here: there is one proxy per process. */
+#include <stdio.h>
 
-int discovery_start(struct proxy *px, char *err, size_t errlen) { (void)px; (void)err; (void)errlen; return 0; }
-void discovery_stop(struct proxy *px) { (void)px; }
+#include "discovery/discovery.h"
+#include "discovery/lxc.h"
+#include "discovery/worker.h"
+#include "lb/backend-t.h"
+#include "lb/log.h"
+#include "lb/proxy-t.h"
+
+static struct {
+    struct proxy *px;          /* the proxy discovery runs for, NULL: stopped */
+    struct dworker *worker;    /* started with the first discovery.lxc backend */
+    struct dlxc *watchers;     /* one per discovery.lxc backend */
+} disc;
+
+static int discovery_start_lxc(struct backend *be, char *err, size_t errlen)
+{
+    struct dlxc *w;
+
+    if (!disc.worker && !(disc.worker = dw_start(disc.px->base, err, errlen)))
+        return -1;
+    w = dlxc_start(be, disc.px->base, disc.worker, err, errlen);
+    if (!w)
+        return -1;
+    w->next = disc.watchers;
+    disc.watchers = w;
+    return 0;
+}
+
+int discovery_start(struct proxy *px, char *err, size_t errlen)
+{
+    disc.px = px;
+    for (size_t i = 0; i < px->nbackends; i++) {
+        struct backend *be = px->backends[i];
+
+        if (be->conf->lxc.enabled && discovery_start_lxc(be, err, errlen) < 0)
+            goto err;
+        if (be->conf->etcd.enabled)
+            log_event(LOG_LVL_WARN, "backend %s: discovery.etcd is not available in this "
+                      "build; ignored", be->name);
+    }
+    return 0;
+err:
+    discovery_stop(px);
+    return -1;
+}
+
+void discovery_stop(struct proxy *px)
+{
+    struct dlxc *w, *next;
+
+    if (!disc.px || disc.px != px)
+        return;
+    /* The worker first: once joined, no job can point into a watcher. */
+    dw_stop(disc.worker);
+    disc.worker = NULL;
+    for (w = disc.watchers; w; w = next) {
+        next = w->next;
+        dlxc_stop(w);
+    }
+    disc.watchers = NULL;
+    disc.px = NULL;
+}

@@ -1,0 +1,161 @@
+/* discovery/lxc-t.h - LXC discovery: the worker thread, the lxc-monitor child
+ * and the per-backend watcher. Types only; functions are in worker.h,
+ * monitor.h and lxc.h.
+ *
+ * Threads: the loop thread owns everything here except what a job's run()
+ * touches on the worker thread: the job's own fields and the watcher's
+ * immutable configuration copies (struct dlxc_conf). */
+#ifndef LXLB_DISCOVERY_LXC_T_H
+#define LXLB_DISCOVERY_LXC_T_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct event_base;
+struct event;
+struct bufferevent;
+struct backend;
+struct server;
+
+/* ------------------------------------------------------------ worker ---- */
+
+/* One unit of blocking work. run() executes on the worker thread and may only
+ * touch the job itself and immutable data; done() then runs on the loop
+ * thread and frees the job. A job never started or finished at stop is freed
+ * with drop() instead (loop thread, at exit). */
+struct dw_job {
+    void (*run)(struct dw_job *j);  /* worker thread: the blocking part */
+    void (*done)(struct dw_job *j); /* loop thread: apply the result, free j */
+    void (*drop)(struct dw_job *j); /* loop thread, at stop: just free j */
+    struct dw_job *next;            /* queue link */
+};
+
+struct dw_queue {
+    struct dw_job *head;            /* oldest first */
+    struct dw_job *tail;
+};
+
+struct dworker {
+    pthread_t thread;               /* runs the jobs one at a time, in order */
+    bool started;                   /* thread was created (join at stop) */
+    pthread_mutex_t lock;           /* guards todo, finished, quit */
+    pthread_cond_t wake;            /* signalled when todo gains a job or quit */
+    struct dw_queue todo;           /* waiting for the worker */
+    struct dw_queue finished;       /* run, waiting for done() on the loop */
+    bool quit;                      /* the worker must exit */
+    int pipe_rd;                    /* loop side of the self-pipe (non-blocking) */
+    int pipe_wr;                    /* worker side: one byte per batch of results */
+    struct event *ev;               /* EV_READ on pipe_rd, in the loop */
+};
+
+/* ------------------------------------------------------- lxc-monitor ---- */
+
+/* Called for each state line: name and state ("RUNNING", "STOPPED",
+ * "FROZEN"...; "EXITED" for "exited with status"). */
+typedef void (*dmon_line_cb)(void *arg, const char *name, const char *state);
+/* Called after the child was (re)started: events may have been missed. */
+typedef void (*dmon_restart_cb)(void *arg, bool first);
+
+struct dmon {
+    struct event_base *base;       /* the loop */
+    char *exe;                     /* resolved path of lxc-monitor */
+    char *lxcpath;                 /* -P argument, owned */
+    pid_t pid;                     /* running child, 0: none */
+    struct bufferevent *bev;       /* reads the child's stdout */
+    struct event *restart;         /* timer: spawn again after a death */
+    uint32_t backoff_ms;           /* next restart delay: 100ms doubling to 10s */
+    int64_t started_ms;            /* monotonic ms of the last spawn */
+    uint32_t restarts;             /* times it was restarted, ever */
+    dmon_line_cb on_line;
+    dmon_restart_cb on_restart;
+    void *arg;                     /* for the callbacks */
+};
+
+/* ----------------------------------------------------------- watcher ---- */
+
+#define DLXC_STATE_LEN 16
+#define DLXC_IP_LEN 16   /* "255.255.255.255" */
+
+/* The watcher's copy of discovery.lxc: immutable once started, so the worker
+ * may read it while the loop runs. */
+struct dlxc_conf {
+    char *lxcpath;                 /* where the containers live */
+    char *group;                   /* lxc.group to select, NULL: any */
+    char *match;                   /* fnmatch glob on the name */
+    char *interface;               /* take the first IPv4 of this */
+    uint16_t port;                 /* server port */
+    uint32_t ip_timeout_ms;        /* how long to wait for an address */
+};
+
+/* What discovery knows of one container (only those matching `match`). */
+struct dlxc_ct {
+    char *name;                    /* container name = server name = cookie */
+    char state[DLXC_STATE_LEN];    /* last state seen ("RUNNING"...) */
+    uint64_t seq;                  /* watcher evseq at its last event */
+    struct server *srv;            /* its server in the backend, ref held; NULL: none */
+    bool waiting;                  /* RUNNING, waiting for its address */
+    bool ignored;                  /* not in group (or name clash): never a server */
+    int64_t running_ms;            /* monotonic ms when RUNNING was seen (join latency) */
+    int64_t deadline_ms;           /* monotonic ms: give up waiting for the address */
+    uint32_t backoff_ms;           /* next address poll delay: 50ms doubling to 1s */
+    struct event *retry;           /* timer: probe again for the address */
+    bool seen;                     /* listed by the resync being applied */
+    /* While its server is "checking": connect to the port now and then, and
+     * have it checked again the moment the port opens, rather than one whole
+     * health interval after a first check that came before Apache listened. */
+    struct event *kick;            /* port probe: connect in progress on its fd */
+    struct event *kick_wait;       /* timer: next port probe */
+    uint32_t kick_backoff_ms;      /* next port probe delay: 50ms doubling to 500ms */
+    int64_t kick_deadline_ms;      /* monotonic ms: stop probing the port */
+    struct dlxc *w;                /* owner */
+    struct dlxc_ct *next;          /* next container of the watcher */
+};
+
+/* Worker results. Strings and fixed arrays only: no liblxc object crosses
+ * to the loop. */
+
+/* What the worker learnt of one container. */
+struct dlxc_info {
+    char *name;                    /* owned */
+    bool defined;                  /* it exists in the lxcpath */
+    char state[DLXC_STATE_LEN];    /* "RUNNING", "STOPPED"... */
+    bool selected;                 /* lxc.group holds conf.group (or no group asked) */
+    char ip[DLXC_IP_LEN];          /* first IPv4 of conf.interface, "": none yet */
+};
+
+/* Look at one container (after a monitor event, or to poll for its address). */
+struct dlxc_probe {
+    struct dw_job job;
+    struct dlxc *w;                /* asker (outlives the job: stop joins the worker) */
+    uint64_t seq;                  /* ct->seq when asked: stale when it moved on */
+    struct dlxc_info info;         /* the answer */
+};
+
+/* Look at every container of the lxcpath (start, monitor restart, every 30 s). */
+struct dlxc_resync {
+    struct dw_job job;
+    struct dlxc *w;
+    uint64_t evseq;                /* w->evseq when asked: later events win */
+    bool failed;                   /* list_all_containers failed */
+    struct dlxc_info *infos;       /* containers matching conf.match */
+    size_t ninfos;
+};
+
+/* One backend with discovery.lxc. */
+struct dlxc {
+    struct backend *be;            /* whose servers we manage */
+    struct dlxc_conf conf;         /* immutable copy */
+    struct dmon mon;               /* lxc-monitor -P lxcpath */
+    struct dworker *worker;        /* shared worker thread */
+    struct dlxc_ct *cts;           /* containers seen */
+    uint64_t evseq;                /* monitor events received, ever */
+    bool resync_busy;              /* a resync job is queued or running */
+    bool resync_again;             /* another one was asked for meanwhile */
+    struct event *resync;          /* periodic full resync (30 s) */
+    struct event *settle;          /* one more resync shortly after a monitor start */
+    struct dlxc *next;             /* next watcher */
+};
+
+#endif

@@ -1,0 +1,25 @@
+/* discovery/lxc.h - discovery.lxc for one backend: containers of an lxcpath
+ * become servers (lxc-monitor events, liblxc on the worker thread). */
+#ifndef LXLB_DISCOVERY_LXC_H
+#define LXLB_DISCOVERY_LXC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "discovery/lxc-t.h"
+
+struct proxy;
+
+/* Start watching be->conf->lxc; servers change only on the loop thread.
+ * NULL with a reason in err. */
+struct dlxc *dlxc_start(struct backend *be, struct event_base *base, struct dworker *worker,
+                        char *err, size_t errlen);
+/* Stop the monitor and free the watcher. The worker must be stopped first
+ * (no job may still point here). Servers stay in the backend. */
+void dlxc_stop(struct dlxc *w);
+
+/* Worker thread: is `group` in an lxc.group value ("web", "web,blue",
+ * "web\nblue")? A NULL or empty group selects every container. */
+bool dlxc_group_has(const char *list, const char *group);
+
+#endif

@@ -165,6 +165,7 @@ struct conf_backend {
 
 struct conf {
     char *path;                      /* file this was read from */
+    uint32_t refcnt;                 /* holders of this generation (conf_ref) */
     struct conf_global global;
     struct conf_admin admin;
     struct conf_timeouts timeout;    /* defaults.timeout */

@@ -1094,6 +1094,7 @@ static struct conf *conf_build(struct conf_ctx *x, const json_t *root)
         conf_err(x, "$", "out of memory");
         return NULL;
     }
+    c->refcnt = 1;
     c->path = conf_strdup(x, "$", x->name);
     conf_keys(x, root, "$", keys);
     conf_parse_global(x, c, root);
@@ -1238,6 +1239,18 @@ static void conf_free_backend(struct conf_backend *b)
         free(b->etcd.endpoints[i]);
     free(b->etcd.endpoints);
     free(b->etcd.prefix);
+}
+
+struct conf *conf_ref(struct conf *c)
+{
+    c->refcnt++;
+    return c;
+}
+
+void conf_unref(struct conf *c)
+{
+    if (c && --c->refcnt == 0)
+        conf_free(c);
 }
 
 void conf_free(struct conf *c)

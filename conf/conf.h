@@ -15,6 +15,12 @@ struct conf *conf_load_string(const char *name, const char *json, char *err, siz
 
 void conf_free(struct conf *c);
 
+/* A generation is shared by the proxy and by the frontends and backends
+ * built from it; it is freed when the last of them lets go (after a reload,
+ * a removed frontend keeps the old one alive until its connections end). */
+struct conf *conf_ref(struct conf *c);
+void conf_unref(struct conf *c);
+
 /* "500ms", "5s", "2m", "1h", or a plain number of ms. 0 on success, -1 bad. */
 int conf_parse_duration(const char *s, uint32_t *ms);
 

@@ -20,7 +20,9 @@ struct lb_algo {
 
 struct backend {
     char *name;                     /* from conf, owned */
-    const struct conf_backend *conf; /* the generation in force */
+    const struct conf_backend *conf; /* its section in gen */
+    struct conf *gen;               /* the generation conf points into (referenced) */
+    uint32_t refcnt;                /* proxy list + frontends + requests + servers */
     const struct lb_algo *algo;     /* from conf->balance */
     struct proxy *px;               /* owner */
     struct server **servers;        /* live servers (each holds one reference) */

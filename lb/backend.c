@@ -2,13 +2,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf/conf.h"
 #include "health/health.h"
 #include "lb/backend.h"
 #include "lb/log.h"
 #include "lb/pool.h"
 #include "lb/server.h"
 
-struct backend *be_new(struct proxy *px, const struct conf_backend *cb)
+struct backend *be_new(struct proxy *px, struct conf *gen, const struct conf_backend *cb)
 {
     struct backend *be = calloc(1, sizeof(*be));
 
@@ -19,21 +20,41 @@ struct backend *be_new(struct proxy *px, const struct conf_backend *cb)
         free(be);
         return NULL;
     }
-    be->conf = cb;
     be->px = px;
-    be->algo = cb->balance == CONF_BALANCE_LEASTCONN ? &lb_algo_leastconn : &lb_algo_roundrobin;
+    be->refcnt = 1;
+    be_update(be, gen, cb);
     return be;
 }
 
-void be_free(struct backend *be)
+void be_update(struct backend *be, struct conf *gen, const struct conf_backend *cb)
+{
+    if (gen)
+        conf_ref(gen);
+    conf_unref(be->gen);
+    be->gen = gen;
+    be->conf = cb;
+    be->algo = cb->balance == CONF_BALANCE_LEASTCONN ? &lb_algo_leastconn : &lb_algo_roundrobin;
+}
+
+void be_ref(struct backend *be) { be->refcnt++; }
+
+void be_unref(struct backend *be)
+{
+    if (!be || --be->refcnt > 0)
+        return;
+    conf_unref(be->gen);
+    free(be->servers);
+    free(be->name);
+    free(be);
+}
+
+void be_retire(struct backend *be)
 {
     if (!be)
         return;
     while (be->nservers)
         be_remove_server(be, be->servers[be->nservers - 1]);
-    free(be->servers);
-    free(be->name);
-    free(be);
+    be_unref(be);
 }
 
 int be_add_server(struct backend *be, struct server *s)
@@ -49,7 +70,12 @@ int be_add_server(struct backend *be, struct server *s)
         be->cap = cap;
     }
     srv_ref(s);
-    s->backend = be;
+    if (s->backend != be) {
+        /* A server keeps its backend alive: logs and checks read its name and conf. */
+        be_ref(be);
+        be_unref(s->backend);
+        s->backend = be;
+    }
     s->removed = false;
     be->servers[be->nservers++] = s;
     return 0;

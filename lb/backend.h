@@ -7,8 +7,15 @@
 #include "lb/backend-t.h"
 #include "lb/server-t.h"
 
-struct backend *be_new(struct proxy *px, const struct conf_backend *cb);
-void be_free(struct backend *be);
+/* A backend lives while something points at it: the proxy's list, frontends,
+ * requests in flight, and its servers (even removed ones, for their logs). */
+struct backend *be_new(struct proxy *px, struct conf *gen, const struct conf_backend *cb);
+/* Point it at a new generation (reload); servers are reconciled by the caller. */
+void be_update(struct backend *be, struct conf *gen, const struct conf_backend *cb);
+void be_ref(struct backend *be);
+void be_unref(struct backend *be);
+/* Removed from the configuration: drop its servers and the list's reference. */
+void be_retire(struct backend *be);
 
 /* Adds s (taking a reference). -1 when a server of that name exists. */
 int be_add_server(struct backend *be, struct server *s);

@@ -16,6 +16,7 @@
 #include "conf/conf.h"
 #include "lb/log.h"
 #include "lb/proxy.h"
+#include "lb/reload.h"
 
 #ifndef LXLB_VERSION
 #define LXLB_VERSION "dev"
@@ -189,9 +190,8 @@ static void on_reopen(evutil_socket_t sig, short what, void *arg)
 
 static void on_reload(evutil_socket_t sig, short what, void *arg)
 {
-    (void)sig; (void)what; (void)arg;
-    log_event(LOG_LVL_WARN, "SIGHUP: in-process reload is not available in this build; "
-                            "the running configuration is unchanged");
+    (void)sig; (void)what;
+    reload_request(arg);
 }
 
 static int run(struct proxy *px, struct event_base *base)
@@ -225,21 +225,26 @@ int main(int argc, char **argv)
     if ((rc = parse_args(argc, argv, &o)))
         return rc;
     log_set_debug(o.debug);
+    /* Reloads read the file again after a daemon's chdir("/"). */
+    char *abs = realpath(o.file, NULL);
+    if (abs)
+        o.file = abs;
     struct conf *c = conf_load(o.file, err, sizeof(err));
+    free(abs); /* conf keeps its own copy of the path */
     if (!c) {
         print_errors(err);
         return 1;
     }
     if (o.check) {
-        printf("%s: configuration is valid\n", o.file);
-        conf_free(c);
+        printf("%s: configuration is valid\n", c->path);
+        conf_unref(c);
         return 0;
     }
     signal(SIGPIPE, SIG_IGN);
     if (log_access_open(c->global.access_log) < 0) {
         fprintf(stderr, "lxlb: cannot open access log %s: %s\n", c->global.access_log,
                 strerror(errno));
-        conf_free(c);
+        conf_unref(c);
         return 1;
     }
     struct proxy *px = proxy_new(c, err, sizeof(err)); /* binds: before the fork */

@@ -14,12 +14,16 @@ struct evconnlistener;
 struct backend;
 struct session;
 struct txn;
+struct reload;
 
 struct frontend {
     char *name;                        /* from conf, owned */
-    const struct conf_frontend *conf;  /* the generation in force */
-    struct backend *backend;           /* default_backend */
+    const struct conf_frontend *conf;  /* its section in gen */
+    struct conf *gen;                  /* the generation conf points into (referenced) */
+    struct backend *backend;           /* default_backend (referenced) */
     struct proxy *px;                  /* owner */
+    uint32_t refcnt;                   /* proxy list + sessions: a frontend removed by a
+                                        * reload lives until its connections end */
     uint32_t cur_conns;                /* client connections open now */
     uint64_t conns_total;              /* client connections accepted, ever */
     uint64_t requests;                 /* requests received, ever */
@@ -50,6 +54,7 @@ struct proxy {
     bool stopping;                 /* graceful stop under way */
     struct event *accept_retry;    /* re-enables accepting after EMFILE */
     struct event *grace_timer;     /* forced exit after global.grace */
+    struct reload *reload;         /* SIGHUP machinery (lb/reload.c), NULL before attach */
     struct txn *free_txns;         /* recycled transactions (no malloc per request) */
     uint32_t nfree_txns;           /* entries in free_txns */
 };

@@ -19,6 +19,7 @@
 #include "lb/backend.h"
 #include "lb/log.h"
 #include "lb/proxy.h"
+#include "lb/reload.h"
 #include "lb/server.h"
 #include "lb/session.h"
 
@@ -113,24 +114,116 @@ static void accept_error_cb(struct evconnlistener *evl, void *arg)
     evtimer_add(px->accept_retry, &tv);
 }
 
+/* ------------------------------------------------------------ listeners */
+
+struct listener *listener_open(struct proxy *px, struct frontend *fe,
+                               const struct conf_addr *addr, char *err, size_t errlen)
+{
+    struct listener *l = calloc(1, sizeof(*l));
+    uint32_t maxconn = px->conf->global.maxconn;
+    char why[256];
+
+    if (!l) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    l->fe = fe;
+    l->addr = *addr;
+    if ((l->fd = listen_fd(&l->addr, maxconn < 4096 ? (int)maxconn : 4096, why,
+                           sizeof(why))) < 0) {
+        snprintf(err, errlen, "frontend %s: %s", fe->name, why);
+        free(l);
+        return NULL;
+    }
+    return l;
+}
+
+int listener_attach(struct proxy *px, struct listener *l)
+{
+    l->evl = evconnlistener_new(px->base, accept_cb, l, LEV_OPT_CLOSE_ON_FREE, 0, l->fd);
+    if (!l->evl)
+        return -1;
+    evconnlistener_set_error_cb(l->evl, accept_error_cb);
+    if (px->accept_paused)
+        evconnlistener_disable(l->evl);
+    log_event(LOG_LVL_INFO, "frontend %s listening on %s", l->fe->name, l->addr.text);
+    return 0;
+}
+
+void listener_close(struct listener *l)
+{
+    if (l->evl)
+        evconnlistener_free(l->evl); /* closes the fd */
+    else if (l->fd >= 0)
+        close(l->fd);
+    if (l->addr.family == AF_UNIX)
+        unlink(((struct sockaddr_un *)&l->addr.ss)->sun_path);
+    free(l);
+}
+
+/* ------------------------------------------------------------- frontends */
+
+struct frontend *fe_new(struct proxy *px, struct conf *gen, const struct conf_frontend *cf,
+                        struct backend *be)
+{
+    struct frontend *fe = calloc(1, sizeof(*fe));
+
+    if (!fe || !(fe->name = strdup(cf->name))) {
+        free(fe);
+        return NULL;
+    }
+    fe->px = px;
+    fe->refcnt = 1;
+    fe_update(fe, gen, cf, be);
+    return fe;
+}
+
+void fe_update(struct frontend *fe, struct conf *gen, const struct conf_frontend *cf,
+               struct backend *be)
+{
+    conf_ref(gen);
+    conf_unref(fe->gen);
+    fe->gen = gen;
+    fe->conf = cf;
+    be_ref(be);
+    be_unref(fe->backend);
+    fe->backend = be;
+}
+
+void fe_ref(struct frontend *fe) { fe->refcnt++; }
+
+void fe_unref(struct frontend *fe)
+{
+    if (--fe->refcnt > 0)
+        return;
+    be_unref(fe->backend);
+    conf_unref(fe->gen);
+    free(fe->name);
+    free(fe);
+}
+
 /* ---------------------------------------------------------------- build */
+
+struct server *proxy_static_server(const struct conf_server *cs)
+{
+    return srv_new(cs->name, cs->cookie, &cs->addr, cs->weight, SRV_SRC_STATIC);
+}
 
 static int build_backend(struct proxy *px, struct conf_backend *cb, char *err, size_t errlen)
 {
-    struct backend *be = be_new(px, cb);
+    struct backend *be = be_new(px, px->conf, cb);
 
     if (!be)
         goto oom;
     px->backends[px->nbackends++] = be;
     for (size_t i = 0; i < cb->nservers; i++) {
-        const struct conf_server *cs = &cb->servers[i];
-        struct server *s = srv_new(cs->name, cs->cookie, &cs->addr, cs->weight, SRV_SRC_STATIC);
+        struct server *s = proxy_static_server(&cb->servers[i]);
         if (!s)
             goto oom;
         int rc = be_add_server(be, s);
         srv_unref(s); /* the backend's reference is the one that stays */
         if (rc < 0) {
-            snprintf(err, errlen, "backend %s: cannot add server %s", cb->name, cs->name);
+            snprintf(err, errlen, "backend %s: cannot add server %s", cb->name, s->name);
             return -1;
         }
     }
@@ -140,7 +233,7 @@ oom:
     return -1;
 }
 
-static struct backend *find_backend(struct proxy *px, const char *name)
+struct backend *proxy_find_backend(struct proxy *px, const char *name)
 {
     for (size_t i = 0; i < px->nbackends; i++)
         if (!strcmp(px->backends[i]->name, name))
@@ -151,33 +244,19 @@ static struct backend *find_backend(struct proxy *px, const char *name)
 static int build_frontend(struct proxy *px, const struct conf_frontend *cf, char *err,
                           size_t errlen)
 {
-    struct frontend *fe = calloc(1, sizeof(*fe));
+    struct frontend *fe = fe_new(px, px->conf, cf, proxy_find_backend(px, cf->default_backend));
 
-    if (!fe || !(fe->name = strdup(cf->name))) {
-        free(fe);
+    if (!fe) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     px->frontends[px->nfrontends++] = fe;
-    fe->conf = cf;
-    fe->px = px;
-    fe->backend = find_backend(px, cf->default_backend);
-    int backlog = px->conf->global.maxconn < 4096 ? (int)px->conf->global.maxconn : 4096;
     for (size_t i = 0; i < cf->nbinds; i++) {
-        struct listener *l = calloc(1, sizeof(*l));
-        if (!l) {
-            snprintf(err, errlen, "out of memory");
+        struct listener *l = listener_open(px, fe, &cf->binds[i], err, errlen);
+        if (!l)
             return -1;
-        }
-        l->fe = fe;
-        l->addr = cf->binds[i];
         l->next = px->listeners;
         px->listeners = l;
-        char why[256];
-        if ((l->fd = listen_fd(&l->addr, backlog, why, sizeof(why))) < 0) {
-            snprintf(err, errlen, "frontend %s: %s", cf->name, why);
-            return -1;
-        }
     }
     return 0;
 }
@@ -187,7 +266,7 @@ struct proxy *proxy_new(struct conf *conf, char *err, size_t errlen)
     struct proxy *px = calloc(1, sizeof(*px));
 
     if (!px) {
-        conf_free(conf);
+        conf_unref(conf);
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
@@ -214,15 +293,11 @@ int proxy_attach(struct proxy *px, struct event_base *base, char *err, size_t er
 {
     px->base = base;
     px->accept_retry = evtimer_new(base, accept_retry_cb, px);
-    if (!px->accept_retry)
+    if (!px->accept_retry || !(px->reload = reload_new(px)))
         goto oom;
-    for (struct listener *l = px->listeners; l; l = l->next) {
-        l->evl = evconnlistener_new(base, accept_cb, l, LEV_OPT_CLOSE_ON_FREE, 0, l->fd);
-        if (!l->evl)
+    for (struct listener *l = px->listeners; l; l = l->next)
+        if (listener_attach(px, l) < 0)
             goto oom;
-        evconnlistener_set_error_cb(l->evl, accept_error_cb);
-        log_event(LOG_LVL_INFO, "frontend %s listening on %s", l->fe->name, l->addr.text);
-    }
     if (admin_start(px, err, errlen) < 0)
         return -1;
     if (health_start(px) < 0) {
@@ -243,13 +318,7 @@ static void close_listeners(struct proxy *px)
 
     for (l = px->listeners; l; l = next) {
         next = l->next;
-        if (l->evl)
-            evconnlistener_free(l->evl); /* closes the fd */
-        else if (l->fd >= 0)
-            close(l->fd);
-        if (l->addr.family == AF_UNIX)
-            unlink(((struct sockaddr_un *)&l->addr.ss)->sun_path);
-        free(l);
+        listener_close(l);
     }
     px->listeners = NULL;
 }
@@ -283,6 +352,13 @@ void proxy_stop(struct proxy *px)
         evtimer_add(px->grace_timer, &tv);
 }
 
+void proxy_check_accept(struct proxy *px)
+{
+    if (px->accept_paused && px->nconn < px->conf->global.maxconn &&
+        !evtimer_pending(px->accept_retry, NULL))
+        resume_accepting(px);
+}
+
 void proxy_conn_closed(struct proxy *px)
 {
     px->nconn--;
@@ -303,13 +379,12 @@ void proxy_free(struct proxy *px)
     discovery_stop(px);
     admin_stop(px);
     health_stop(px);
+    reload_free(px->reload);
     close_listeners(px);
-    for (size_t i = 0; i < px->nfrontends; i++) {
-        free(px->frontends[i]->name);
-        free(px->frontends[i]);
-    }
+    for (size_t i = 0; i < px->nfrontends; i++)
+        fe_unref(px->frontends[i]);
     for (size_t i = 0; i < px->nbackends; i++)
-        be_free(px->backends[i]);
+        be_retire(px->backends[i]);
     free(px->frontends);
     free(px->backends);
     txn_cache_free(px);
@@ -317,6 +392,6 @@ void proxy_free(struct proxy *px)
         event_free(px->accept_retry);
     if (px->grace_timer)
         event_free(px->grace_timer);
-    conf_free(px->conf);
+    conf_unref(px->conf);
     free(px);
 }

@@ -11,6 +11,7 @@
  * (before any fork or privilege drop). Takes ownership of conf.
  * NULL with a reason in err. */
 struct proxy *proxy_new(struct conf *conf, char *err, size_t errlen);
+struct conf_server;
 /* Starts accepting on base. -1 with a reason in err. */
 int proxy_attach(struct proxy *px, struct event_base *base, char *err, size_t errlen);
 /* Graceful stop: close listeners, let in-flight requests finish; the loop
@@ -20,5 +21,26 @@ void proxy_free(struct proxy *px);
 
 /* A client connection ended: resume accepting below maxconn, finish a stop. */
 void proxy_conn_closed(struct proxy *px);
+/* Accept again if below maxconn (after a reload raised it). */
+void proxy_check_accept(struct proxy *px);
+
+struct backend *proxy_find_backend(struct proxy *px, const char *name);
+struct server *proxy_static_server(const struct conf_server *cs);
+
+/* Frontends are shared by the proxy and their sessions (reference counted),
+ * so a reload can drop one while its connections finish. */
+struct frontend *fe_new(struct proxy *px, struct conf *gen, const struct conf_frontend *cf,
+                        struct backend *be);
+void fe_update(struct frontend *fe, struct conf *gen, const struct conf_frontend *cf,
+               struct backend *be);
+void fe_ref(struct frontend *fe);
+void fe_unref(struct frontend *fe);
+
+/* Bind addr for fe (not yet accepting). NULL with a reason. */
+struct listener *listener_open(struct proxy *px, struct frontend *fe,
+                               const struct conf_addr *addr, char *err, size_t errlen);
+/* Start accepting on px->base. */
+int listener_attach(struct proxy *px, struct listener *l);
+void listener_close(struct listener *l);
 
 #endif

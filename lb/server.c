@@ -4,7 +4,7 @@
 #include <string.h>
 #include <sys/time.h>
 
-#include "lb/backend-t.h"
+#include "lb/backend.h"
 #include "lb/log.h"
 #include "lb/pool.h"
 #include "lb/server.h"
@@ -48,6 +48,7 @@ void srv_unref(struct server *s)
 {
     if (--s->refcnt > 0)
         return;
+    be_unref(s->backend);
     free(s->name);
     free(s->cookie);
     free(s);

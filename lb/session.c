@@ -108,6 +108,8 @@ static void txn_put(struct proxy *px, struct txn *t)
         t->srv->active--;
         srv_unref(t->srv);
     }
+    if (t->be)
+        be_unref(t->be);
     if (px->nfree_txns >= TXN_CACHE_MAX) {
         http_head_free(&t->req);
         http_head_free(&t->resp);
@@ -115,6 +117,7 @@ static void txn_put(struct proxy *px, struct txn *t)
         return;
     }
     t->srv = NULL;
+    t->be = NULL;
     t->next_free = px->free_txns;
     px->free_txns = t;
     px->nfree_txns++;
@@ -152,6 +155,7 @@ static void sess_free(struct session *s)
     bufferevent_free(s->bev);
     event_free(s->timer);
     s->fe->cur_conns--;
+    fe_unref(s->fe);
     free(s);
     proxy_conn_closed(px);
 }
@@ -378,6 +382,7 @@ static int sess_on_head(struct session *s)
     t->req_keepalive = llhttp_should_keep_alive(p);
     t->req_body = request_body(p);
     t->be = s->fe->backend;
+    be_ref(t->be);
     s->fe->requests++;
     t->be->total_requests++;
     evtimer_del(s->timer);
@@ -948,6 +953,7 @@ void sess_accept(struct frontend *fe, evutil_socket_t fd, const struct sockaddr 
         goto err;
     s->px = px;
     s->fe = fe;
+    fe_ref(fe);
     client_name(s, sa);
     if (sa->sa_family != AF_UNIX)
         set_nodelay(fd);

@@ -16,7 +16,7 @@ static struct backend *make_backend(enum conf_balance bal, const uint32_t *weigh
 {
     struct conf_addr a = { .family = AF_INET };
     test_cb.balance = bal;
-    struct backend *be = be_new(NULL, &test_cb);
+    struct backend *be = be_new(NULL, NULL, &test_cb);
     for (size_t i = 0; i < n; i++) {
         char name[16];
         snprintf(name, sizeof(name), "s%zu", i);
@@ -46,7 +46,7 @@ static void rr_weights_over_1000(void)
     CHECK(counts[0] == 500);
     CHECK(counts[1] == 300);
     CHECK(counts[2] == 200);
-    be_free(be);
+    be_retire(be);
 }
 
 static void rr_smooth_no_bursts(void)
@@ -58,7 +58,7 @@ static void rr_smooth_no_bursts(void)
     for (int i = 0; i < 7; i++)
         seq[i] = (char)('a' + atoi(be_pick(be, NULL)->name + 1));
     CHECK_STR(seq, "aabacaa"); /* nginx's smooth order: never five a's in a row */
-    be_free(be);
+    be_retire(be);
 }
 
 static void rr_equal_alternates(void)
@@ -70,7 +70,7 @@ static void rr_equal_alternates(void)
     for (int i = 0; i < 6; i++)
         seq[i] = (char)('0' + atoi(be_pick(be, NULL)->name + 1));
     CHECK_STR(seq, "010101");
-    be_free(be);
+    be_retire(be);
 }
 
 static void rr_skips_unusable(void)
@@ -85,7 +85,7 @@ static void rr_skips_unusable(void)
     CHECK(counts[0] == 100 && counts[1] == 0 && counts[2] == 0);
     be->servers[0]->admin = SRV_ADMIN_MAINT;
     CHECK(be_pick(be, NULL) == NULL);
-    be_free(be);
+    be_retire(be);
 }
 
 static void rr_weight_zero_never_picked(void)
@@ -96,7 +96,7 @@ static void rr_weight_zero_never_picked(void)
 
     count_picks(be, 50, counts);
     CHECK(counts[0] == 0 && counts[1] == 50);
-    be_free(be);
+    be_retire(be);
 }
 
 static void pick_avoids_failed_server(void)
@@ -110,7 +110,7 @@ static void pick_avoids_failed_server(void)
     /* The one to avoid is still better than none. */
     be->servers[1]->health = SRV_HEALTH_DOWN;
     CHECK(be_pick(be, s0) == s0);
-    be_free(be);
+    be_retire(be);
 }
 
 static void leastconn_prefers_idle(void)
@@ -124,7 +124,7 @@ static void leastconn_prefers_idle(void)
     CHECK(be_pick(be, NULL) == be->servers[1]);
     be->servers[1]->active = 2; /* 2 vs 1.5: the heavier one wins */
     CHECK(be_pick(be, NULL) == be->servers[2]);
-    be_free(be);
+    be_retire(be);
 }
 
 static void leastconn_spreads_when_idle(void)
@@ -135,7 +135,7 @@ static void leastconn_spreads_when_idle(void)
 
     count_picks(be, 300, counts);
     CHECK(counts[0] == 100 && counts[1] == 100 && counts[2] == 100);
-    be_free(be);
+    be_retire(be);
 }
 
 static void removed_server_outlives_backend_list(void)
@@ -151,7 +151,7 @@ static void removed_server_outlives_backend_list(void)
     CHECK(be->nservers == 1);
     CHECK_STR(s->name, "s0"); /* still valid memory */
     srv_unref(s);
-    be_free(be);
+    be_retire(be);
 }
 
 /* ---------------------------------------------------------------- heads */

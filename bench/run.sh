@@ -1,0 +1,576 @@
+#!/bin/bash
+# bench/run.sh [--quick] [--only LIST] [--no-profile] BINARY
+#
+# lxlb side by side with HAProxy and nginx (one thread/worker each), on the
+# very same backends: a fast static nginx on loopback (so the proxy, not the
+# backend, is the bottleneck) and two Apache containers in LXC (the seed
+# scenario, via tests/lxc/lib.sh). Needs root. Writes bench/RESULTS.md (the
+# part between the BEGIN/END markers), bench/results.png and bench/results.tsv.
+#
+# Scenarios (LIST is a comma list of these letters, default all):
+#   a  keep-alive, static backend          b  keep-alive, two Apache containers
+#   c  seed's httpclose, two Apache        d  10,000 idle keep-alive clients: RSS each
+#   e  lxc-stop -k of one container under wrk load: failed requests and p99
+#   p  profile: callgrind instructions per request of lxlb, syscalls per request
+# Every throughput figure is the median over ROUNDS interleaved rounds (the
+# targets take turns, in a rotating order). wrk runs on CPU 0 with the static
+# backend, each proxy on CPU 1 (taskset), when the machine has 2+ CPUs.
+#
+# Environment: ROUNDS (3; --quick 1), DURATION (10; --quick 3) seconds per wrk
+# run, CONNS (32), IDLE_CONNS (10000), BENCH_KEEP=1 keeps the work directory.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+
+QUICK=0 ONLY=abcdep PROFILE=1 BIN=
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) QUICK=1 ;;
+        --only) ONLY=${2//,/}; shift ;;
+        --no-profile) PROFILE=0 ;;
+        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -*) echo "bench: unknown option $1" >&2; exit 2 ;;
+        *) BIN=$1 ;;
+    esac
+    shift
+done
+[ -n "$BIN" ] || { echo "usage: bench/run.sh [--quick] [--only abcdep] BINARY" >&2; exit 2; }
+[ -x "$BIN" ] || { echo "bench: $BIN is not an executable" >&2; exit 2; }
+BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+[ "$PROFILE" = 0 ] && ONLY=${ONLY//p/}
+[ "$(id -u)" = 0 ] || { echo "bench: needs root (LXC containers, taskset, ulimit)" >&2; exit 1; }
+
+if [ "$QUICK" = 1 ]; then
+    ROUNDS=${ROUNDS:-1} DURATION=${DURATION:-3} FAIL_MODES=${FAIL_MODES:-close}
+else
+    ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-10} FAIL_MODES=${FAIL_MODES:-"close keepalive"}
+fi
+CONNS=${CONNS:-32}
+IDLE_CONNS=${IDLE_CONNS:-10000}
+FAIL_DURATION=10     # the failure run: -d10s, lxc-stop -k after FAIL_AT s
+FAIL_AT=3
+
+# ------------------------------------------------------------ packages ----
+# Bench-only packages, installed here (not by tests/deps.sh). policy-rc.d keeps
+# apt from starting system nginx/haproxy services: we run our own, foreground.
+bench_deps() {
+    local p missing="" pkgs="haproxy nginx gnuplot-nox valgrind strace wrk curl python3 util-linux procps"
+    for p in $pkgs; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+    done
+    [ -z "$missing" ] && return 0
+    echo "bench: installing$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    apt-get install -y -qq --no-install-recommends $missing
+    local rc=$?
+    rm -f /usr/sbin/policy-rc.d
+    [ $rc = 0 ] || { echo "bench: apt-get install failed" >&2; exit 1; }
+}
+bench_deps
+
+# ------------------------------------------------------------- test bed ----
+# Our own bridge, subnet and lxcpath: tests and the demo may run meanwhile.
+export TB_ROOT=${BENCH_TB_ROOT:-/var/lib/lxlb-bench}
+export TB_BRIDGE=${BENCH_TB_BRIDGE:-lxlbbench0}
+export TB_NET=${BENCH_TB_NET:-10.213.2}
+# shellcheck source=tests/lxc/lib.sh
+source "$repo/tests/lxc/lib.sh"
+# The same as lib.sh's, without "No such file" noise for processes that exit
+# while /proc is scanned.
+tb_kill_monitord() {
+    local p cmd
+    for p in /proc/[0-9]*; do
+        cmd=$( { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null) || continue
+        case "$cmd" in
+            *lxc-monitord\ "$TB_LXCPATH"\ *) kill -KILL "${p#/proc/}" 2>/dev/null ;;
+        esac
+    done
+}
+IP1=$(tb_ip 11)
+IP2=$(tb_ip 12)
+GROUP=benchweb
+
+W=$(mktemp -d /tmp/lxlb-bench.XXXXXX)
+chmod 755 "$W"        # nginx workers (nobody) read the static file
+OUT=$W/out; mkdir -p "$OUT" "$W/www" "$W/nginx-tmp"
+RAW=$OUT/raw.tsv IDLE=$OUT/idle.tsv FAIL=$OUT/fail.tsv
+: >"$RAW"; : >"$IDLE"; : >"$FAIL"
+BENCH_PIDS=()
+
+bench_cleanup() {
+    local p
+    for p in "${BENCH_PIDS[@]}"; do tb_kill_pid "$p"; done
+    BENCH_PIDS=()
+    if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "bench: kept $W"; else rm -rf "$W"; fi
+}
+log() { echo "bench: $*" >&2; }
+# One binary for the whole run, even if the tree is rebuilt meanwhile.
+cp "$BIN" "$W/lxlb"; BIN_ORIG=$BIN; BIN=$W/lxlb
+
+# HAProxy's maxconn 20000 wants 40k descriptors; root may raise the hard limit.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
+[ "$(ulimit -n)" -gt $((IDLE_CONNS + 200)) ] || { IDLE_CONNS=$(( $(ulimit -n) - 500 )); log "ulimit -n $(ulimit -n): IDLE_CONNS=$IDLE_CONNS"; }
+
+# HAProxy refuses to start when it cannot get 2 x maxconn + a few descriptors;
+# with a lower hard limit (containers) its maxconn is what fits (the idle
+# scenario then counts the connections it answered).
+if [ "$(ulimit -n)" -ge 40100 ]; then
+    HAPROXY_MAXCONN=20000
+else
+    HAPROXY_MAXCONN=$(( ($(ulimit -n) - 100) / 2 ))
+    log "ulimit -n $(ulimit -n) (hard): HAProxy maxconn $HAPROXY_MAXCONN"
+fi
+
+NCPU=$(nproc)
+if [ "$NCPU" -ge 2 ]; then
+    PIN_LOAD="taskset -c 0"; PIN_PROXY="taskset -c 1"
+else
+    PIN_LOAD=""; PIN_PROXY=""
+fi
+CLK_TCK=$(getconf CLK_TCK)
+
+# ------------------------------------------------------------ processes ----
+
+# spawn NAME CMD...: background process, killed on exit; sets SPAWNED.
+spawn() {
+    local name=$1; shift
+    "$@" >"$W/$name.out" 2>&1 &
+    SPAWNED=$!
+    BENCH_PIDS+=("$SPAWNED")
+}
+
+stop_pid() {
+    local pid=$1 p keep=()
+    tb_kill_pid "$pid"
+    for p in "${BENCH_PIDS[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
+    BENCH_PIDS=("${keep[@]}")
+}
+
+# The pids whose CPU and RSS count for a proxy: the process and its children
+# (nginx: master + worker).
+proc_tree() {
+    local pid=$1 c
+    echo "$pid"
+    for c in $(pgrep -P "$pid" 2>/dev/null); do echo "$c"; done
+}
+
+cpu_ticks() {   # utime stime summed over the pids
+    local u=0 s=0 p f
+    for p in "$@"; do
+        f=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null) || continue
+        # fields after "pid (comm) ": state=1 ... utime=12 stime=13
+        set -- $f
+        u=$((u + ${12})); s=$((s + ${13}))
+    done
+    echo "$u $s"
+}
+
+rss_kb() {
+    local t=0 p r
+    for p in "$@"; do
+        r=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null)
+        t=$((t + ${r:-0}))
+    done
+    echo "$t"
+}
+
+free_port() { tb_free_port; }
+
+# ----------------------------------------------------------- backends ----
+
+start_static() {
+    echo "static backend" >"$W/www/index.html"
+    echo ok >"$W/www/health"
+    STATIC_PORT=$(free_port)
+    cat >"$W/static.conf" <<EOF
+# the fast static backend (not a peer): 1 worker, no logs
+worker_processes 1;
+pid $W/static.pid;
+error_log $W/static-error.log warn;
+worker_rlimit_nofile 20000;
+events { worker_connections 8192; }
+http {
+    access_log off;
+    keepalive_timeout 120s;
+    keepalive_requests 100000000;
+    client_body_temp_path $W/nginx-tmp/sb; proxy_temp_path $W/nginx-tmp/sp;
+    fastcgi_temp_path $W/nginx-tmp/sf; uwsgi_temp_path $W/nginx-tmp/su; scgi_temp_path $W/nginx-tmp/ss;
+    server {
+        listen 127.0.0.1:$STATIC_PORT backlog=4096;
+        root $W/www;
+        location / { }
+    }
+}
+EOF
+    spawn static $PIN_LOAD nginx -p "$W" -e "$W/static-error.log" -c "$W/static.conf" -g 'daemon off;'
+    STATIC_PID=$SPAWNED
+    tb_wait_listen "$STATIC_PORT" || { cat "$W/static.out" "$W/static-error.log" >&2; tb_die "static nginx did not start"; }
+}
+
+start_containers() {
+    tb_setup
+    tb_defer bench_cleanup
+    tb_create http1 "$IP1" "$GROUP"
+    tb_create http2 "$IP2" "$GROUP"
+    tb_start_all http1 http2 || tb_die "Apache containers did not answer"
+}
+
+# ------------------------------------------------------------- proxies ----
+# Configs for backend kind KIND (static|apache) and MODE (keepalive|close|idle).
+# idle: keep-alive with long client timeouts (the 10k idle connections).
+
+servers_lxlb() {
+    if [ "$1" = static ]; then
+        echo "{ \"name\": \"s1\", \"address\": \"127.0.0.1:$STATIC_PORT\" }"
+    else
+        echo "{ \"name\": \"http1\", \"address\": \"$IP1:80\" }, { \"name\": \"http2\", \"address\": \"$IP2:80\" }"
+    fi
+}
+servers_list() {   # "addr name" lines
+    if [ "$1" = static ]; then echo "127.0.0.1:$STATIC_PORT s1"; else printf '%s\n' "$IP1:80 http1" "$IP2:80 http2"; fi
+}
+
+write_lxlb() {   # FILE PORT KIND MODE [discovery]
+    local f=$1 port=$2 kind=$3 mode=$4 disc=${5:-} close=false ka=10s cl=50s servers
+    [ "$mode" = close ] && close=true
+    [ "$mode" = idle ] && ka=300s cl=300s
+    if [ -n "$disc" ]; then
+        servers="\"discovery\": { \"lxc\": { \"lxcpath\": \"$TB_LXCPATH\", \"group\": \"$GROUP\", \"port\": 80 } }"
+    else
+        servers="\"servers\": [ $(servers_lxlb "$kind") ]"
+    fi
+    cat >"$f" <<EOF
+{
+  "global": { "maxconn": 20000, "workers": 1, "access_log": "off" },
+  "defaults": { "timeout": { "connect": "5s", "client": "$cl", "server": "50s",
+                             "keepalive": "$ka", "http_request": "10s" },
+                "retries": 3 },
+  "frontends": [ { "name": "http", "bind": ["127.0.0.1:$port"],
+                   "default_backend": "nodes", "forwardfor": true,
+                   "set_headers": { "X-Forwarded-Proto": "http" } } ],
+  "backends": [ { "name": "nodes", "balance": "roundrobin", "http_close": $close,
+                  "redispatch": true, "retries": 3,
+                  "health": { "path": "/", "interval": "5s", "timeout": "2s", "rise": 2, "fall": 3 },
+                  $servers } ]
+}
+EOF
+}
+
+write_haproxy() {   # FILE PORT KIND MODE
+    local f=$1 port=$2 kind=$3 mode=$4 ka=10s cl=50s addr name
+    [ "$mode" = idle ] && ka=300s cl=300s
+    {
+        cat <<EOF
+global
+    nbthread 1
+    maxconn $HAPROXY_MAXCONN
+defaults
+    mode http
+    timeout connect 5s
+    timeout client $cl
+    timeout server 50s
+    timeout http-keep-alive $ka
+    timeout http-request 10s
+    retries 3
+    option redispatch
+frontend http
+    bind 127.0.0.1:$port
+    option forwardfor
+    http-request set-header X-Forwarded-Proto http
+    default_backend nodes
+backend nodes
+    balance roundrobin
+    http-reuse always
+    option httpchk GET /
+EOF
+        [ "$mode" = close ] && echo "    option httpclose"
+        servers_list "$kind" | while read -r addr name; do
+            echo "    server $name $addr check inter 5s fall 3 rise 2"
+        done
+    } >"$f"
+}
+
+write_nginx() {   # FILE PORT KIND MODE
+    local f=$1 port=$2 kind=$3 mode=$4 ka=10s addr name up_ka="keepalive 64; keepalive_requests 100000000; keepalive_timeout 60s;"
+    local conn_hdr='proxy_http_version 1.1; proxy_set_header Connection "";'
+    [ "$mode" = idle ] && ka=300s
+    if [ "$mode" = close ]; then
+        ka=0; up_ka=""; conn_hdr='proxy_http_version 1.1; proxy_set_header Connection close;'
+    fi
+    {
+        cat <<EOF
+worker_processes 1;
+pid $f.pid;
+error_log $f.error.log warn;
+worker_rlimit_nofile 20000;
+events { worker_connections 20000; }
+http {
+    access_log off;
+    keepalive_timeout $ka;
+    keepalive_requests 100000000;
+    client_header_timeout 10s;
+    client_body_temp_path $W/nginx-tmp/pb; proxy_temp_path $W/nginx-tmp/pp;
+    fastcgi_temp_path $W/nginx-tmp/pf; uwsgi_temp_path $W/nginx-tmp/pu; scgi_temp_path $W/nginx-tmp/ps;
+    upstream nodes {
+EOF
+        servers_list "$kind" | while read -r addr name; do
+            echo "        server $addr max_fails=3 fail_timeout=10s;"
+        done
+        cat <<EOF
+        $up_ka
+    }
+    server {
+        listen 127.0.0.1:$port backlog=4096;
+        location / {
+            proxy_pass http://nodes;
+            $conn_hdr
+            proxy_set_header Host \$http_host;
+            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto http;
+            proxy_connect_timeout 5s;
+            proxy_read_timeout 50s;
+            proxy_send_timeout 50s;
+            proxy_next_upstream error timeout;
+            proxy_next_upstream_tries 4;
+        }
+    }
+}
+EOF
+    } >"$f"
+}
+
+# start_proxy NAME KIND MODE: starts proxy NAME (lxlb, lxlb-disc, haproxy,
+# nginx) on a free port, pinned; sets PORT_<name> and PID_<name>.
+declare -A PORT PID
+start_proxy() {
+    local name=$1 kind=$2 mode=$3 port cfg
+    port=$(free_port)
+    cfg=$W/$name-$kind-$mode.conf
+    case "$name" in
+        lxlb)      write_lxlb "$cfg" "$port" "$kind" "$mode"
+                   spawn "$name" $PIN_PROXY "$BIN" -f "$cfg" ;;
+        lxlb-disc) write_lxlb "$cfg" "$port" "$kind" "$mode" disc
+                   spawn "$name" $PIN_PROXY "$BIN" -f "$cfg" ;;
+        haproxy)   write_haproxy "$cfg" "$port" "$kind" "$mode"
+                   spawn "$name" $PIN_PROXY haproxy -f "$cfg" -db ;;
+        nginx)     write_nginx "$cfg" "$port" "$kind" "$mode"
+                   spawn "$name" $PIN_PROXY nginx -p "$W" -e "$cfg.error.log" -c "$cfg" -g 'daemon off;' ;;
+    esac
+    PID[$name]=$SPAWNED PORT[$name]=$port
+    if ! tb_wait_listen "$port" 15; then
+        log "$name did not listen on $port:"; tail -n 20 "$W/$name.out" >&2
+        return 1
+    fi
+}
+stop_proxy() { [ -n "${PID[$1]:-}" ] && stop_pid "${PID[$1]}"; PID[$1]=; }
+
+# warm NAME: a few requests, so that pools and buffers exist before measuring.
+warm() { local i; for i in 1 2 3 4 5 6; do curl -s -o /dev/null -m 5 "http://127.0.0.1:${PORT[$1]}/"; done; }
+
+# lxlb-disc only counts if discovery works in this binary: both containers
+# found and answering within 15 s.
+disc_works() {
+    local end=$((SECONDS + 15)) seen
+    while [ "$SECONDS" -lt "$end" ]; do
+        seen=$(for _ in 1 2 3 4; do curl -s -m 2 "http://127.0.0.1:${PORT[lxlb-disc]}/"; done | sort -u | tr -d '\n')
+        [ "$seen" = "Apache in LXC http1Apache in LXC http2" ] && return 0
+        sleep 1
+    done
+    return 1
+}
+
+# try_disc MODE: starts lxlb-disc if discovery works (tried once per run).
+DISC=unknown
+try_disc() {
+    [ "$DISC" = no ] && return 1
+    if start_proxy lxlb-disc apache "$1" && disc_works; then DISC=yes; return 0; fi
+    [ "$DISC" = unknown ] && log "lxlb discovery does not serve both containers in this binary: no lxlb-disc rows"
+    DISC=no
+    stop_proxy lxlb-disc
+    return 1
+}
+
+# wrk_run URL DURATION [extra wrk args]: prints the RESULT line of report.lua.
+wrk_run() {
+    local url=$1 d=$2; shift 2
+    $PIN_LOAD wrk -t1 -c"$CONNS" -d"${d}s" --latency -s "$here/report.lua" "$@" "$url" >"$W/wrk.last" 2>&1
+    cat "$W/wrk.last" >>"$W/wrk.log"
+    grep '^RESULT ' "$W/wrk.last" | tail -n 1 | cut -d' ' -f2-
+}
+
+# measure SCEN TARGET ROUND URL PID...: one wrk run, one line in raw.tsv:
+# scen target round requests dur_us p50 p90 p99 max errors(5) utime_ticks stime_ticks rss_kb
+measure() {
+    local scen=$1 target=$2 round=$3 url=$4; shift 4
+    local pids=("$@") c0 c1 r rss
+    c0=$(cpu_ticks "${pids[@]}")
+    r=$(wrk_run "$url" "$DURATION")
+    c1=$(cpu_ticks "${pids[@]}")
+    rss=$(rss_kb "${pids[@]}")
+    [ -n "$r" ] || { log "wrk gave no result for $target:"; tail -n 5 "$W/wrk.last" >&2; return 0; }
+    read -r u0 s0 <<<"$c0"; read -r u1 s1 <<<"$c1"
+    [ ${#pids[@]} = 0 ] && { u0=0 u1=0 s0=0 s1=0 rss=0; }
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scen" "$target" "$round" "$(tr ' ' '\t' <<<"$r")" \
+        $((u1 - u0)) $((s1 - s0)) "$rss" | tee -a "$RAW" | awk -F'\t' -v tck="$CLK_TCK" \
+        '{printf "bench:   %-3s %-10s round %s: %8.0f req/s  p50 %6.2f ms  p99 %7.2f ms  cpu %5.1f us/req\n",
+          $1, $2, $3, $4/($5/1e6), $6/1000, $8/1000, ($4 ? ($15+$16)*1e6/tck/$4 : 0)}' >&2
+}
+
+# throughput SCEN KIND MODE DIRECT_URL: all proxies up, ROUNDS interleaved rounds.
+throughput() {
+    local scen=$1 kind=$2 mode=$3 direct=$4 targets=(direct lxlb haproxy nginx) t r i n
+    log "scenario $scen: $kind backend, $mode"
+    for t in lxlb haproxy nginx; do start_proxy "$t" "$kind" "$mode" || tb_die "cannot start $t"; done
+    if [ "$kind" = apache ] && try_disc "$mode"; then targets+=(lxlb-disc); fi
+    for t in "${targets[@]}"; do [ "$t" = direct ] || warm "$t"; done
+    # Warm-up run per target (not counted): caches, pools, ARP.
+    for t in "${targets[@]}"; do
+        if [ "$t" = direct ]; then wrk_run "$direct" 1 >/dev/null
+        else wrk_run "http://127.0.0.1:${PORT[$t]}/" 1 >/dev/null; fi
+    done
+    n=${#targets[@]}
+    for r in $(seq "$ROUNDS"); do
+        for i in $(seq 0 $((n - 1))); do
+            t=${targets[$(( (i + r - 1) % n ))]}
+            if [ "$t" = direct ]; then
+                measure "$scen" direct "$r" "$direct"
+            else
+                measure "$scen" "$t" "$r" "http://127.0.0.1:${PORT[$t]}/" $(proc_tree "${PID[$t]}")
+            fi
+        done
+    done
+    for t in "${targets[@]}"; do [ "$t" = direct ] || stop_proxy "$t"; done
+}
+
+# idle_scenario: IDLE_CONNS idle keep-alive clients on each proxy, RSS each.
+idle_scenario() {
+    local t r pids
+    log "scenario d: $IDLE_CONNS idle keep-alive connections"
+    for t in lxlb haproxy nginx; do
+        start_proxy "$t" static idle || tb_die "cannot start $t"
+        warm "$t"
+        wrk_run "http://127.0.0.1:${PORT[$t]}/" 1 >/dev/null
+        pids=$(proc_tree "${PID[$t]}" | paste -sd,)
+        r=$(/usr/bin/python3 "$here/idle_conns.py" "${PORT[$t]}" "$IDLE_CONNS" "$pids" | grep '^RESULT' | cut -d' ' -f2-)
+        printf 'd\t%s\t%s\n' "$t" "$(tr ' ' '\t' <<<"$r")" | tee -a "$IDLE" | awk -F'\t' \
+            '{printf "bench:   d   %-10s RSS %d -> %d KiB, %d open, %d answered: %.2f KiB per connection\n",
+              $2, $3, $4, $5, $6, ($6 ? ($4-$3)/$6 : 0)}' >&2
+        stop_proxy "$t"
+    done
+}
+
+# fail_scenario MODE: for each proxy, wrk against the two containers and
+# lxc-stop -k http2 after FAIL_AT s; failed requests and p99. wrk --timeout
+# 10s, so that slow answers count in p99 instead of as timeouts.
+fail_scenario() {
+    local mode=$1 t r targets=(lxlb haproxy nginx) c0 c1
+    log "scenario e: lxc-stop -k http2 under load ($mode)"
+    if try_disc "$mode"; then targets+=(lxlb-disc); stop_proxy lxlb-disc; fi
+    for t in "${targets[@]}"; do
+        tb_wait_http "$IP2" 20 || tb_die "http2 did not come back"
+        start_proxy "$t" apache "$mode" || tb_die "cannot start $t"
+        [ "$t" = lxlb-disc ] && { disc_works || log "lxlb-disc: discovery did not find both"; }
+        warm "$t"
+        c0=$(cpu_ticks $(proc_tree "${PID[$t]}"))
+        ( sleep "$FAIL_AT"; lxc-stop -P "$TB_LXCPATH" -n http2 -k ) &
+        local stopper=$!
+        r=$(wrk_run "http://127.0.0.1:${PORT[$t]}/" "$FAIL_DURATION" --timeout 10s)
+        wait "$stopper"
+        c1=$(cpu_ticks $(proc_tree "${PID[$t]}"))
+        [ -n "$r" ] || { log "no wrk result for $t"; r="0 1 0 0 0 0 0 0 0 0 0"; }
+        printf 'e-%s\t%s\t%s\n' "$mode" "$t" "$(tr ' ' '\t' <<<"$r")" | tee -a "$FAIL" | awk -F'\t' \
+            '{printf "bench:   e   %-10s %d requests, failed %d (connect %d read %d write %d non-2xx/3xx %d timeout %d), p99 %.2f ms, max %.2f ms\n",
+              $2, $3, $9+$10+$11+$12+$13, $9, $10, $11, $12, $13, $7/1000, $8/1000}' >&2
+        stop_proxy "$t"
+        tb_start http2
+    done
+    tb_wait_http "$IP2" 20 || true
+}
+
+# ------------------------------------------------------------- profile ----
+# callgrind on lxlb (keep-alive, static backend, no access log) while wrk
+# -c4 sends a fixed-length load; collection is switched on only around the
+# load (callgrind_control), so start-up does not count. Then strace -c on each
+# proxy under normal load: syscalls per request.
+profile() {
+    local port cfg pid r req ir
+    log "profile: callgrind on lxlb"
+    port=$(free_port); cfg=$W/lxlb-profile.json
+    write_lxlb "$cfg" "$port" static keepalive
+    spawn callgrind $PIN_PROXY valgrind --tool=callgrind --collect-atstart=no \
+        --callgrind-out-file="$OUT/callgrind.out" "$BIN" -f "$cfg"
+    pid=$SPAWNED
+    tb_wait_listen "$port" 60 || { tail "$W/callgrind.out" >&2; log "valgrind lxlb did not start"; return 0; }
+    for _ in 1 2 3 4 5 6 7 8; do curl -s -o /dev/null -m 10 "http://127.0.0.1:$port/"; done
+    callgrind_control -i on "$pid" >/dev/null 2>&1 || log "callgrind_control -i on failed"
+    r=$($PIN_LOAD wrk -t1 -c4 -d"$([ "$QUICK" = 1 ] && echo 5 || echo 10)s" -s "$here/report.lua" \
+        "http://127.0.0.1:$port/" 2>&1 | grep '^RESULT' | cut -d' ' -f2-)
+    callgrind_control -i off "$pid" >/dev/null 2>&1
+    req=${r%% *}
+    stop_pid "$pid"
+    if [ ! -s "$OUT/callgrind.out" ]; then log "no callgrind output"; return 0; fi
+    callgrind_annotate --inclusive=no "$OUT/callgrind.out" 2>/dev/null | head -n 60 >"$OUT/callgrind-self.txt"
+    callgrind_annotate --inclusive=yes "$OUT/callgrind.out" 2>/dev/null | head -n 60 >"$OUT/callgrind-incl.txt"
+    ir=$(awk '/PROGRAM TOTALS/ {gsub(",","",$1); print $1; exit}' "$OUT/callgrind-self.txt")
+    echo "requests=$req ir=$ir" >"$OUT/callgrind.meta"
+    log "profile: $req requests, $ir instructions: $([ "${req:-0}" -gt 0 ] && echo $((ir / req))) per request"
+
+    log "profile: syscalls per request (strace -c, wrk -c$CONNS ${DURATION}s, static backend)"
+    local t
+    for t in lxlb haproxy nginx; do
+        start_proxy "$t" static keepalive || continue
+        warm "$t"
+        local spid=$(proc_tree "${PID[$t]}" | tail -n 1)   # nginx: the worker
+        strace -c -f -q -o "$OUT/strace-$t.txt" -p "$spid" &
+        local st=$!
+        sleep 0.5
+        r=$(wrk_run "http://127.0.0.1:${PORT[$t]}/" 3)
+        kill -INT "$st"; wait "$st" 2>/dev/null
+        echo "${r%% *}" >"$OUT/strace-$t.requests"
+        stop_proxy "$t"
+    done
+}
+
+# --------------------------------------------------------------- main ----
+
+meta() {
+    {
+        echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
+        echo "nproc=$NCPU"
+        echo "cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+        echo "kernel=$(uname -r)"
+        echo "loadavg=$(cut -d' ' -f1-3 /proc/loadavg)"
+        echo "lxlb=$("$BIN" -v 2>&1 | head -n 1) ($BIN_ORIG, tree at $(cd "$repo" && git rev-parse --short HEAD 2>/dev/null))"
+        echo "libevent=$("$BIN" -v 2>&1 | sed -n 's/^libevent //p')"
+        echo "haproxy=$(haproxy -v 2>&1 | head -n 1 | awk '{print $3}')"
+        echo "nginx=$(nginx -v 2>&1 | sed 's|.*nginx/||')"
+        echo "apache=$(/usr/sbin/apache2 -v 2>/dev/null | sed -n 's|.*Apache/\([^ ]*\).*|\1|p')"
+        echo "wrk=$(dpkg-query -W -f='${Version}' wrk 2>/dev/null)"
+        echo "rounds=$ROUNDS"
+        echo "duration=$DURATION"
+        echo "conns=$CONNS"
+        echo "idle_conns=$IDLE_CONNS"
+        echo "quick=$QUICK"
+        echo "pinned=$([ -n "$PIN_PROXY" ] && echo yes || echo no)"
+        echo "clk_tck=$CLK_TCK"
+        echo "haproxy_maxconn=$HAPROXY_MAXCONN"
+        echo "ulimit_n=$(ulimit -n)"
+    } >"$OUT/meta.env"
+}
+
+T0=$SECONDS
+start_containers
+start_static
+meta
+log "backends: static nginx on 127.0.0.1:$STATIC_PORT, Apache http1 $IP1, http2 $IP2; $ROUNDS round(s) of ${DURATION}s"
+case "$ONLY" in *a*) throughput a static keepalive "http://127.0.0.1:$STATIC_PORT/" ;; esac
+case "$ONLY" in *b*) throughput b apache keepalive "http://$IP1/" ;; esac
+case "$ONLY" in *c*) throughput c apache close "http://$IP1/" ;; esac
+case "$ONLY" in *d*) idle_scenario ;; esac
+case "$ONLY" in *e*) for m in $FAIL_MODES; do fail_scenario "$m"; done ;; esac
+case "$ONLY" in *p*) profile ;; esac
+echo "elapsed=$((SECONDS - T0))" >>"$OUT/meta.env"
+/usr/bin/python3 "$here/report.py" "$OUT" "$here" || log "report failed"
+log "done in $((SECONDS - T0)) s: bench/RESULTS.md, bench/results.png"

@@ -434,3 +434,59 @@ tb_finish() {
     echo "  $TB_FAILS check(s) failed"
     return 1
 }
+
+# ------------------------------------------------------------- discovery -----
+# Helpers for the discovery tests and the demo (discovery.lxc in SPEC.md).
+
+tb_now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# tb_disc_conf FILE PORT GROUP [HEALTH_JSON]: one frontend on 127.0.0.1:PORT,
+# one backend "web" with discovery.lxc of our lxcpath for GROUP, no static
+# server. HEALTH_JSON defaults to GET /health every 1s; "null": no checks.
+tb_disc_conf() {
+    local file=$1 port=$2 group=$3 health=${4:-}
+    local hl='"health": { "path": "/health", "interval": "1s", "timeout": "1s" },'
+    [ -n "$health" ] && hl="\"health\": $health,"
+    [ "$health" = null ] && hl=
+    cat >"$file" <<EOF
+{
+  "global": { "access_log": "off", "grace": "2s" },
+  "defaults": { "timeout": { "connect": "2s", "client": "10s", "server": "10s" } },
+  "frontends": [ { "name": "http", "bind": ["127.0.0.1:$port"], "default_backend": "web" } ],
+  "backends": [ {
+    "name": "web",
+    "redispatch": true,
+    $hl
+    "discovery": { "lxc": { "lxcpath": "$TB_LXCPATH", "group": "$group", "port": 80,
+                            "interface": "eth0", "ip_timeout": "15s" } } } ]
+}
+EOF
+}
+
+# tb_served_by URL: the X-Served-By of one response (the container), or
+# "HTTP <code>" when the answer did not come from a container.
+tb_served_by() {
+    local out code by
+    out=$(curl -s -m "${TB_CURL_MAX:-5}" -D - -o /dev/null -w 'CODE=%{http_code}\n' "$1")
+    by=$(sed -n 's/^[Xx]-[Ss]erved-[Bb]y: *//p' <<<"$out" | tr -d '\r')
+    code=$(sed -n 's/^CODE=//p' <<<"$out")
+    if [ -n "$by" ]; then echo "$by"; else echo "HTTP ${code:-000}"; fi
+}
+
+# tb_wait_served URL NAME [SECONDS]: until a response comes from container
+# NAME; prints the milliseconds waited. Polls every 20 ms.
+tb_wait_served() {
+    local url=$1 name=$2 secs=${3:-10} t0 end
+    t0=$(tb_now_ms); end=$((t0 + secs * 1000))
+    while [ "$(tb_now_ms)" -lt "$end" ]; do
+        if [ "$(TB_CURL_MAX=1 tb_served_by "$url")" = "$name" ]; then
+            echo $(($(tb_now_ms) - t0)); return 0
+        fi
+        sleep 0.02
+    done
+    echo -1; return 1
+}
+
+# tb_monitor_pids: the lxc-monitor processes watching our lxcpath (lxlb's
+# child: "lxc-monitor -P <lxcpath> -n .*"), one pid per line.
+tb_monitor_pids() { pgrep -f "^lxc-monitor -P $TB_LXCPATH " || true; }

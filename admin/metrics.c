@@ -1,0 +1,224 @@
+/* admin/metrics.c - /metrics in the Prometheus text format 0.0.4.
+ *
+ * Each metric is one row of a table (name, type, help, getter), and each
+ * family is written whole, HELP and TYPE first, as the format requires: a
+ * new figure is one line in a table, not a new loop. */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <string.h>
+#include <event2/buffer.h>
+
+#include "admin/admin-int.h"
+#include "lb/backend-t.h"
+#include "lb/proxy-t.h"
+#include "lb/server.h"
+
+#ifndef LXLB_VERSION
+#define LXLB_VERSION "dev"
+#endif
+
+struct metric {
+    const char *name;                /* full name; counters end in _total */
+    const char *type;                /* "counter" or "gauge" */
+    const char *help;                /* one line, no backslash or newline */
+    double (*get)(const void *obj);  /* the figure for one frontend/backend/server */
+};
+
+struct out {
+    struct evbuffer *b;
+    bool oom; /* an append failed: the page is incomplete */
+};
+
+/* ----------------------------------------------------------- getters */
+
+#define GETTER(fn, type, var, expr) \
+    static double fn(const void *p) { const type *var = p; return (double)(expr); }
+
+GETTER(fe_cur, struct frontend, fe, fe->cur_conns)
+GETTER(fe_conns, struct frontend, fe, fe->conns_total)
+GETTER(fe_reqs, struct frontend, fe, fe->requests)
+GETTER(fe_errs, struct frontend, fe, fe->errors)
+GETTER(fe_bin, struct frontend, fe, fe->bytes_in)
+GETTER(fe_bout, struct frontend, fe, fe->bytes_out)
+
+GETTER(be_reqs, struct backend, be, be->total_requests)
+GETTER(be_noserv, struct backend, be, be->no_server)
+GETTER(be_nserv, struct backend, be, be->nservers)
+
+static double be_usable(const void *p)
+{
+    const struct backend *be = p;
+    size_t n = 0;
+
+    for (size_t i = 0; i < be->nservers; i++)
+        n += srv_usable(be->servers[i]);
+    return (double)n;
+}
+
+GETTER(srv_up, struct server, s, srv_usable(s))
+GETTER(srv_weight, struct server, s, s->weight)
+GETTER(srv_active, struct server, s, s->active)
+GETTER(srv_idle, struct server, s, s->nidle)
+GETTER(srv_reqs, struct server, s, s->total_requests)
+GETTER(srv_fails, struct server, s, s->failures)
+GETTER(srv_bin, struct server, s, s->bytes_in)
+GETTER(srv_bout, struct server, s, s->bytes_out)
+GETTER(srv_age, struct server, s, (admin_now_ms() - s->state_since_ms) / 1000.0)
+
+static const struct metric fe_metrics[] = {
+    { "lxlb_frontend_current_connections", "gauge", "Client connections open now.", fe_cur },
+    { "lxlb_frontend_connections_total", "counter", "Client connections accepted.", fe_conns },
+    { "lxlb_frontend_requests_total", "counter", "Requests received.", fe_reqs },
+    { "lxlb_frontend_errors_total", "counter", "Requests answered with an lxlb error page.",
+      fe_errs },
+    { "lxlb_frontend_bytes_in_total", "counter", "Request bytes received from clients.", fe_bin },
+    { "lxlb_frontend_bytes_out_total", "counter", "Response bytes sent to clients.", fe_bout },
+};
+
+static const struct metric be_metrics[] = {
+    { "lxlb_backend_requests_total", "counter", "Requests routed to the backend.", be_reqs },
+    { "lxlb_backend_no_server_total", "counter", "Requests answered 503 for want of a server.",
+      be_noserv },
+    { "lxlb_backend_servers", "gauge", "Servers in the backend.", be_nserv },
+    { "lxlb_backend_servers_usable", "gauge", "Servers taking new clients (up and ready).",
+      be_usable },
+};
+
+static const struct metric srv_metrics[] = {
+    { "lxlb_server_up", "gauge", "1 when the server takes new clients (health up, admin ready).",
+      srv_up },
+    { "lxlb_server_weight", "gauge", "Balancer weight.", srv_weight },
+    { "lxlb_server_active_connections", "gauge", "Requests in flight to the server.", srv_active },
+    { "lxlb_server_idle_connections", "gauge", "Idle pooled connections to the server.",
+      srv_idle },
+    { "lxlb_server_requests_total", "counter", "Requests sent to the server.", srv_reqs },
+    { "lxlb_server_failures_total", "counter",
+      "Connect failures and bad or aborted responses.", srv_fails },
+    { "lxlb_server_bytes_in_total", "counter", "Response bytes received from the server.",
+      srv_bin },
+    { "lxlb_server_bytes_out_total", "counter", "Request bytes sent to the server.", srv_bout },
+    { "lxlb_server_state_age_seconds", "gauge", "Seconds since the last state change.", srv_age },
+};
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ----------------------------------------------------------- writing */
+
+static void put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(struct out *o, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    if (evbuffer_add_vprintf(o->b, fmt, ap) < 0)
+        o->oom = true;
+    va_end(ap);
+}
+
+static void family(struct out *o, const char *name, const char *type, const char *help)
+{
+    put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A label value may hold anything a container name can: escape what the
+ * format reserves (backslash, double quote, newline). */
+static void label(struct out *o, const char *sep, const char *key, const char *val)
+{
+    put(o, "%s%s=\"", sep, key);
+    for (const char *p = val; *p; p++) {
+        size_t n = strcspn(p, "\\\"\n");
+        if (n) {
+            put(o, "%.*s", (int)n, p);
+            p += n;
+            if (!*p)
+                break;
+        }
+        put(o, "%s", *p == '\\' ? "\\\\" : *p == '"' ? "\\\"" : "\\n");
+    }
+    put(o, "\"");
+}
+
+static void value(struct out *o, double v)
+{
+    /* %.15g: integers below 1e15 print exactly, without an exponent. */
+    put(o, "} %.15g\n", v);
+}
+
+static void server_labels(struct out *o, const char *name, const struct server *s)
+{
+    put(o, "%s", name);
+    label(o, "{", "backend", s->backend ? s->backend->name : "");
+    label(o, ",", "server", s->name);
+    label(o, ",", "source", srv_source_name(s->source));
+}
+
+static void frontends(struct out *o, const struct proxy *px)
+{
+    for (size_t m = 0; m < NELEM(fe_metrics); m++) {
+        family(o, fe_metrics[m].name, fe_metrics[m].type, fe_metrics[m].help);
+        for (size_t i = 0; i < px->nfrontends; i++) {
+            put(o, "%s", fe_metrics[m].name);
+            label(o, "{", "frontend", px->frontends[i]->name);
+            value(o, fe_metrics[m].get(px->frontends[i]));
+        }
+    }
+}
+
+static void backends(struct out *o, const struct proxy *px)
+{
+    for (size_t m = 0; m < NELEM(be_metrics); m++) {
+        family(o, be_metrics[m].name, be_metrics[m].type, be_metrics[m].help);
+        for (size_t i = 0; i < px->nbackends; i++) {
+            put(o, "%s", be_metrics[m].name);
+            label(o, "{", "backend", px->backends[i]->name);
+            value(o, be_metrics[m].get(px->backends[i]));
+        }
+    }
+}
+
+static void servers(struct out *o, const struct proxy *px, const struct metric *m)
+{
+    family(o, m->name, m->type, m->help);
+    for (size_t i = 0; i < px->nbackends; i++)
+        for (size_t j = 0; j < px->backends[i]->nservers; j++) {
+            const struct server *s = px->backends[i]->servers[j];
+            server_labels(o, m->name, s);
+            value(o, m->get(s));
+        }
+}
+
+/* One series per possible state, 1 for the current one: "which state" is then
+ * a plain equality match in PromQL, and a change shows as two flips. */
+static void server_states(struct out *o, const struct proxy *px)
+{
+    static const char *states[] = { "checking", "up", "down", "drain", "maint" };
+
+    family(o, "lxlb_server_state", "gauge", "1 for the server's current state, else 0.");
+    for (size_t i = 0; i < px->nbackends; i++)
+        for (size_t j = 0; j < px->backends[i]->nservers; j++) {
+            const struct server *s = px->backends[i]->servers[j];
+            for (size_t k = 0; k < NELEM(states); k++) {
+                server_labels(o, "lxlb_server_state", s);
+                label(o, ",", "state", states[k]);
+                value(o, !strcmp(srv_state_name(s), states[k]));
+            }
+        }
+}
+
+int admin_metrics(const struct admin *a, struct evbuffer *b)
+{
+    struct out o = { b, false };
+
+    family(&o, "lxlb_info", "gauge", "lxlb version, as a label.");
+    put(&o, "lxlb_info");
+    label(&o, "{", "version", LXLB_VERSION);
+    value(&o, 1);
+    family(&o, "lxlb_uptime_seconds", "gauge", "Seconds since lxlb started.");
+    put(&o, "lxlb_uptime_seconds %.3f\n", (admin_mono_ms() - a->started_ms) / 1000.0);
+    frontends(&o, a->px);
+    backends(&o, a->px);
+    server_states(&o, a->px);
+    for (size_t m = 0; m < NELEM(srv_metrics); m++)
+        servers(&o, a->px, &srv_metrics[m]);
+    return o.oom ? -1 : 0;
+}

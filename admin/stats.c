@@ -1,0 +1,134 @@
+/* admin/stats.c - the /stats JSON document (jansson).
+ *
+ * Counters are read straight from the proxy's structs: we run on the loop
+ * that owns them, so no copy or lock is needed and the figures are exact. */
+#include <unistd.h>
+
+#include "admin/admin-int.h"
+#include "lb/backend-t.h"
+#include "lb/proxy-t.h"
+#include "lb/server.h"
+
+#ifndef LXLB_VERSION
+#define LXLB_VERSION "dev"
+#endif
+
+/* json_object_set_new() ignores a NULL value, so one failed allocation just
+ * leaves a key out; the caller checks the containers it built. */
+static void set_u64(json_t *o, const char *k, uint64_t v)
+{
+    json_object_set_new(o, k, json_integer((json_int_t)v));
+}
+
+static void set_str(json_t *o, const char *k, const char *v)
+{
+    json_object_set_new(o, k, v && *v ? json_string(v) : json_null());
+}
+
+json_t *admin_server_json(const struct server *s)
+{
+    json_t *o = json_object();
+    int64_t since = admin_now_ms() - s->state_since_ms;
+
+    if (!o)
+        return NULL;
+    set_str(o, "name", s->name);
+    set_str(o, "address", s->addr.text);
+    set_str(o, "source", srv_source_name(s->source));
+    set_str(o, "state", srv_state_name(s));
+    set_str(o, "health", srv_health_name(s->health));
+    set_str(o, "admin", srv_admin_name(s->admin));
+    /* A stopping container (discovery): no new request, whatever the state says. */
+    json_object_set_new(o, "retiring", json_boolean(s->retiring));
+    set_str(o, "cookie", s->cookie);
+    set_u64(o, "weight", s->weight);
+    set_u64(o, "active", s->active);
+    set_u64(o, "idle_pooled", s->nidle);
+    set_u64(o, "requests", s->total_requests);
+    set_u64(o, "failures", s->failures);
+    set_u64(o, "bytes_in", s->bytes_in);
+    set_u64(o, "bytes_out", s->bytes_out);
+    set_str(o, "last_check", s->last_check);
+    json_object_set_new(o, "state_since_ms", json_integer(s->state_since_ms));
+    json_object_set_new(o, "time_in_state_s", json_integer(since > 0 ? since / 1000 : 0));
+    return o;
+}
+
+static json_t *backend_json(const struct backend *be)
+{
+    json_t *o = json_object(), *servers = json_array();
+    size_t usable = 0;
+
+    if (!o || !servers)
+        goto oom;
+    for (size_t i = 0; i < be->nservers; i++) {
+        if (json_array_append_new(servers, admin_server_json(be->servers[i])) < 0)
+            goto oom;
+        usable += srv_usable(be->servers[i]);
+    }
+    set_str(o, "name", be->name);
+    set_str(o, "balance", be->algo ? be->algo->name : NULL);
+    set_u64(o, "requests", be->total_requests);
+    set_u64(o, "no_server", be->no_server);
+    set_u64(o, "servers_usable", usable);
+    json_object_set_new(o, "servers", servers);
+    return o;
+oom:
+    json_decref(o);
+    json_decref(servers);
+    return NULL;
+}
+
+static json_t *frontend_json(const struct frontend *fe)
+{
+    json_t *o = json_object(), *binds = json_array();
+
+    if (!o || !binds)
+        goto oom;
+    for (size_t i = 0; fe->conf && i < fe->conf->nbinds; i++)
+        json_array_append_new(binds, json_string(fe->conf->binds[i].text));
+    set_str(o, "name", fe->name);
+    json_object_set_new(o, "binds", binds);
+    json_object_set_new(o, "tls", json_boolean(fe->conf && fe->conf->tls.enabled));
+    set_str(o, "backend", fe->backend ? fe->backend->name : NULL);
+    set_u64(o, "connections", fe->cur_conns);
+    set_u64(o, "connections_total", fe->conns_total);
+    set_u64(o, "requests", fe->requests);
+    set_u64(o, "errors", fe->errors);
+    set_u64(o, "bytes_in", fe->bytes_in);
+    set_u64(o, "bytes_out", fe->bytes_out);
+    return o;
+oom:
+    json_decref(o);
+    json_decref(binds);
+    return NULL;
+}
+
+json_t *admin_stats_json(const struct admin *a)
+{
+    const struct proxy *px = a->px;
+    json_t *o = json_object(), *fes = json_array(), *bes = json_array();
+
+    if (!o || !fes || !bes)
+        goto oom;
+    for (size_t i = 0; i < px->nfrontends; i++)
+        if (json_array_append_new(fes, frontend_json(px->frontends[i])) < 0)
+            goto oom;
+    for (size_t i = 0; i < px->nbackends; i++)
+        if (json_array_append_new(bes, backend_json(px->backends[i])) < 0)
+            goto oom;
+    set_str(o, "version", LXLB_VERSION);
+    set_u64(o, "pid", (uint64_t)getpid());
+    set_u64(o, "uptime_s", (uint64_t)(admin_mono_ms() - a->started_ms) / 1000);
+    json_object_set_new(o, "now_ms", json_integer(admin_now_ms()));
+    set_u64(o, "connections", px->nconn);
+    json_object_set_new(o, "stopping", json_boolean(px->stopping));
+    json_object_set_new(o, "frontends", fes);
+    json_object_set_new(o, "backends", bes);
+    return o;
+oom:
+    json_decref(o);
+    json_decref(fes);
+    json_decref(bes);
+    return NULL;
+}

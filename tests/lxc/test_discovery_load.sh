@@ -1,0 +1,80 @@
+#!/bin/bash
+# discovery.lxc under load: wrk -t1 -c16 -d8s (keep-alive) through lxlb while
+# one container is killed (lxc-stop -k) and another one started. Zero socket
+# errors, zero non-2xx answers, p99 under 100 ms. (HAProxy with the seed's
+# static list: 10 failed requests and p99 3.07 s for one lxc-stop -k.)
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/lxc/lib.sh
+source "$here/lib.sh"
+
+show_log_on_failure() {
+    [ "$TB_FAILS" = 0 ] && return
+    echo "  --- last lines of the lxlb log"
+    tail -n 40 "$TB_RUN"/lxlb-*.log 2>/dev/null | sed 's/^/    /'
+}
+tb_defer show_log_on_failure
+
+# wrk's figures, from its --latency report.
+wrk_socket_errors() {
+    sed -n 's/.*Socket errors: connect \([0-9]*\), read \([0-9]*\), write \([0-9]*\), timeout \([0-9]*\).*/\1 \2 \3 \4/p' "$1" \
+        | awk '{print $1+$2+$3+$4}'
+}
+wrk_non2xx() { sed -n 's/.*Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' "$1"; }
+wrk_requests() { sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$1"; }
+# p99 in ms ("99%   12.34ms", "1.20s", "850.00us").
+wrk_p99_ms() {
+    awk '$1 == "99%" {
+        v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v)
+        if (u == "us") v /= 1000; else if (u == "s") v *= 1000; else if (u == "m") v *= 60000
+        printf "%.2f\n", v }' "$1"
+}
+
+t0=$SECONDS
+tb_setup
+tb_create l1 "$(tb_ip 21)" web
+tb_create l2 "$(tb_ip 22)" web
+tb_create l3 "$(tb_ip 23)" web
+tb_check "l1 and l2 start" tb_start_all l1 l2
+echo "  test bed up in $((SECONDS - t0))s"
+
+[ -x "${LXLB:-}" ] || { tb_fail "LXLB='${LXLB:-}' is not an executable"; tb_finish; exit; }
+command -v wrk >/dev/null || { tb_fail "wrk is not installed (tests/deps.sh)"; tb_finish; exit; }
+
+PORT=$(tb_free_port)
+URL=http://127.0.0.1:$PORT/
+LOG=$TB_RUN/lxlb-load.log
+tb_disc_conf "$TB_RUN/load.json" "$PORT" web
+tb_lxlb_start "$TB_RUN/load.json" "$LOG" "$PORT" || { tb_fail "lxlb starts"; tb_finish; exit; }
+tb_check "l1 serves" test "$(tb_wait_served "$URL" l1 5)" -ge 0
+tb_check "l2 serves" test "$(tb_wait_served "$URL" l2 5)" -ge 0
+
+OUT=$TB_RUN/wrk.out
+wrk -t1 -c16 -d8s --latency "$URL" >"$OUT" 2>&1 &
+WRK=$!
+TB_PIDS+=("$WRK")
+sleep 2
+t=$(tb_now_ms)
+tb_stop l2
+echo "  at 2s: lxc-stop -k l2 ($(($(tb_now_ms) - t))ms)"
+sleep 1
+t=$(tb_now_ms)
+tb_start l3
+echo "  at 3s: lxc-start l3 (RUNNING after $(($(tb_now_ms) - t))ms)"
+wait "$WRK"
+
+sed 's/^/    wrk: /' "$OUT"
+reqs=$(wrk_requests "$OUT"); errs=$(wrk_socket_errors "$OUT"); non2xx=$(wrk_non2xx "$OUT")
+p99=$(wrk_p99_ms "$OUT")
+errs=${errs:-0}; non2xx=${non2xx:-0}
+echo "  figures: ${reqs:-?} requests, socket errors $errs, non-2xx $non2xx, p99 ${p99:-?} ms"
+tb_check "wrk ran (${reqs:-0} requests)" test "${reqs:-0}" -gt 1000
+tb_check "zero socket errors (got $errs)" test "$errs" = 0
+tb_check "zero non-2xx responses (got $non2xx)" test "$non2xx" = 0
+tb_check "p99 < 100 ms (got ${p99:-?} ms)" awk -v p="${p99:-1e9}" 'BEGIN { exit !(p < 100) }'
+tb_check "log: l2 retired and removed" grep -q "server web/l2 removed" "$LOG"
+tb_check "log: l3 joined during the run" grep -q "server web/l3 joined" "$LOG"
+got=$(for i in 1 2 3 4 5 6; do tb_served_by "$URL"; done | sort -u | tr '\n' ' ')
+tb_check "after the run l1 and l3 serve (got: $got)" test "$got" = "l1 l3 "
+
+tb_finish

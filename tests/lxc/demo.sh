@@ -1,13 +1,16 @@
 #!/bin/bash
-# The demo (`make demo`): the scenario of SCENARIO.md on this machine. Two Apache
+# The demo (`make demo`): the scenario of SCENARIO.md on this machine. Apache
 # containers in LXC on a private bridge, lxlb in front of them on :8080 (all
 # interfaces, as the product would run), left running in the background.
 #
-#   tests/lxc/demo.sh [--discovery] BINARY   set up and start (replaces an earlier demo)
-#   tests/lxc/demo.sh --stop                 stop lxlb, remove the containers and bridge
+#   tests/lxc/demo.sh [--static] BINARY   set up and start (replaces an earlier demo)
+#   tests/lxc/demo.sh --stop              stop lxlb, remove the containers and bridge
 #
-# --discovery: no static servers; lxlb finds the containers of group "web" in
-# the demo's lxcpath itself (SPEC.md, discovery.lxc).
+# By default there is no static server: lxlb finds the containers of group
+# "web" in the demo's lxcpath itself (SPEC.md, discovery.lxc), and the demo
+# shows it live: a container stopped leaves, and the seed's "copy a container
+# to scale out" (lxc-copy of a stopped one, started) joins with no config
+# change. --static: the seed's fixed list of two servers instead.
 #
 # The demo has its own lxcpath, bridge and subnet, so `make test` can run while
 # it is up. Unlike the tests it leaves everything running until --stop; on a
@@ -29,7 +32,7 @@ CONF=$TB_ROOT/lxlb.json
 LOG=$TB_ROOT/lxlb.log
 
 usage() {
-    echo "usage: $0 [--discovery] BINARY | $0 --stop" >&2
+    echo "usage: $0 [--static] BINARY | $0 --stop" >&2
     exit 2
 }
 
@@ -84,10 +87,72 @@ $backend_extra } ]
 EOF
 }
 
-discovery=0 bin=
+# who: the container that answered one request through lxlb.
+who() { curl -s -m 5 "http://127.0.0.1:$DEMO_PORT/" | sed -n 's/^Apache in LXC //p'; }
+
+# rounds N: who answered N requests, on one line.
+rounds() {
+    local i out=()
+    for ((i = 0; i < $1; i++)); do out+=("$(who)"); done
+    echo "${out[*]}"
+}
+
+# wait_for NAME: until NAME answers through lxlb (10 s at most); prints ms.
+wait_for() {
+    local t0 i
+    t0=$(tb_now_ms)
+    for ((i = 0; i < 500; i++)); do
+        for _ in 1 2 3 4; do
+            [ "$(who)" = "$1" ] && { echo "$(($(tb_now_ms) - t0))"; return 0; }
+        done
+        sleep 0.02
+    done
+    echo "never"; return 1
+}
+
+# The discovery events lxlb logged since line $1 of its log.
+show_events() {
+    tail -n +"$(($1 + 1))" "$LOG" | grep -E "lxc |server " | sed 's/^[^ ]* lxlb\[[0-9]*\]: /    lxlb: /'
+}
+
+# The seed's scale-out, live: a container leaves, a copy of it joins, with no
+# config change and no reload.
+demo_live() {
+    local mark ip3 dir3 ms
+    echo
+    echo "demo: [1] lxc-stop -k http2: discovery removes it at once"
+    mark=$(wc -l <"$LOG")
+    lxc-stop -P "$TB_LXCPATH" -n http2 -k
+    echo "    answers: $(rounds 4)"
+    show_events "$mark"
+
+    echo
+    echo "demo: [2] scale out as in the seed: lxc-copy the stopped http2 to http3,"
+    echo "          give it its own address, start both: no change to lxlb's config"
+    ip3=$(tb_ip 13); dir3=$(tb_dir http3)
+    lxc-copy -P "$TB_LXCPATH" -n http2 -N http3 || tb_die "lxc-copy failed"
+    # lxc-copy renamed the container and gave it a new MAC; the address and
+    # the page are ours to change (the seed edited them by hand too).
+    sed -i -e "s|^lxc.net.0.ipv4.address = .*|lxc.net.0.ipv4.address = $ip3/24|" \
+           -e "s|^lxc.net.0.hwaddr = .*|lxc.net.0.hwaddr = $(tb_mac "$ip3")|" \
+           -e "s|$(tb_dir http2)/|$dir3/|g" "$dir3/config"
+    echo "Apache in LXC http3" >"$dir3/rootfs/var/www/html/index.html"
+    sed -i 's/http2/http3/g' "$dir3/rootfs/etc/apache2/conf-enabled/lxlb-name.conf"
+    mark=$(wc -l <"$LOG")
+    tb_start http2 http3
+    ms=$(wait_for http3) || tb_die "http3 did not join; see $LOG"
+    echo "    http3 served ${ms}ms after RUNNING"
+    wait_for http2 >/dev/null || tb_die "http2 did not come back; see $LOG"
+    echo "    answers: $(rounds 6)"
+    show_events "$mark"
+    lxc-ls -P "$TB_LXCPATH" -f
+}
+
+discovery=1 bin=
 case "${1:-}" in
     --stop) [ $# = 1 ] || usage; tb_preflight; demo_stop; exit 0 ;;
-    --discovery) discovery=1; shift ;;
+    --static) discovery=0; shift ;;
+    --discovery) shift ;;   # the default; accepted for older callers
 esac
 [ $# = 1 ] || usage
 bin=$(realpath -e "$1" 2>/dev/null) || { echo "demo: no binary at $1 (run make)" >&2; exit 2; }
@@ -130,14 +195,17 @@ for i in 1 2 3 4; do
 done
 [ "$ok" = 1 ] || tb_die "lxlb did not answer; see $LOG"
 
+[ "$discovery" = 1 ] && demo_live
+
 TB_KEEP=1   # success: leave it all running
 cat <<EOF
 
 demo: running. Try:
   curl http://127.0.0.1:$DEMO_PORT/                 (repeat: http1, http2, http1, ...)
   curl -i http://127.0.0.1:$DEMO_PORT/              (X-Served-By, X-Forwarded-* echoed by Apache)
-  lxc-stop -P $TB_LXCPATH -n http2 -k   (then curl again: http1 serves)
-  lxc-start -P $TB_LXCPATH -n http2 -d  (and it is back)
+  lxc-stop -P $TB_LXCPATH -n http2 -k   (then curl again: http2 is gone)
+  lxc-start -P $TB_LXCPATH -n http2 -d  (and it is back$([ "$discovery" = 1 ] && echo ", found by discovery"))
+  lxc-freeze -P $TB_LXCPATH -n http1    (discovery takes it out; lxc-unfreeze: back)
   tail -f $LOG
 Stop it all:
   $here/demo.sh --stop

@@ -3,15 +3,22 @@
  * One worker thread serves every discovery.lxc backend (liblxc calls are few
  * and must not run in parallel on the loop anyway); each backend has its own
  * lxc-monitor child. The proxy has no slot for us, so the running state is
- * kept here: there is one proxy per process. */
+ * kept here: there is one proxy per process.
+ *
+ * A reload stops and starts discovery around the swap of generations: the
+ * servers discovery added stay in their backends meanwhile and the new
+ * watcher adopts them by name (discovery/lxc.c), so they keep their health,
+ * counters and connections. */
 #include <stdio.h>
 
 #include "discovery/discovery.h"
 #include "discovery/lxc.h"
 #include "discovery/worker.h"
-#include "lb/backend-t.h"
+#include "lb/backend.h"
 #include "lb/log.h"
 #include "lb/proxy-t.h"
+#include "lb/server.h"
+#include "lb/session.h"
 
 static struct {
     struct proxy *px;          /* the proxy discovery runs for, NULL: stopped */
@@ -33,13 +40,32 @@ static int discovery_start_lxc(struct backend *be, char *err, size_t errlen)
     return 0;
 }
 
+/* A reload dropped discovery.lxc from be: its containers' servers go. */
+static void discovery_drop_lxc(struct backend *be)
+{
+    for (size_t i = be->nservers; i-- > 0;) {
+        struct server *s = be->servers[i];
+        if (s->source != SRV_SRC_LXC)
+            continue;
+        log_event(LOG_LVL_INFO, "server %s/%s removed: backend has no discovery.lxc any more",
+                  be->name, s->name);
+        s->retiring = true;
+        sess_server_lost(be->px, s);
+        be_remove_server(be, s);
+    }
+}
+
 int discovery_start(struct proxy *px, char *err, size_t errlen)
 {
     disc.px = px;
     for (size_t i = 0; i < px->nbackends; i++) {
         struct backend *be = px->backends[i];
 
-        if (be->conf->lxc.enabled && discovery_start_lxc(be, err, errlen) < 0)
+        if (!be)
+            continue;
+        if (!be->conf->lxc.enabled)
+            discovery_drop_lxc(be);
+        else if (discovery_start_lxc(be, err, errlen) < 0)
             goto err;
         if (be->conf->etcd.enabled)
             log_event(LOG_LVL_WARN, "backend %s: discovery.etcd is not available in this "

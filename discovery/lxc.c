@@ -218,6 +218,37 @@ oom:
     return NULL;
 }
 
+/* A server this backend's discovery added before a reload restarted it:
+ * same name, source lxc. Kept as is (health, counters, pooled connections). */
+static struct server *dlxc_orphan(const struct dlxc *w, const char *name)
+{
+    struct server *s = be_find_server(w->be, name);
+
+    if (!s || s->source != SRV_SRC_LXC)
+        return NULL;
+    for (const struct dlxc_ct *ct = w->cts; ct; ct = ct->next)
+        if (ct->srv == s)
+            return NULL;
+    return s;
+}
+
+/* The container, tracked already or through the server it left behind. */
+static struct dlxc_ct *ct_find_or_adopt(struct dlxc *w, const char *name)
+{
+    struct dlxc_ct *ct = ct_find(w, name);
+    struct server *s;
+
+    if (ct || !(s = dlxc_orphan(w, name)))
+        return ct;
+    if (!(ct = ct_get(w, name)))
+        return NULL;
+    srv_ref(s);
+    ct->srv = s;
+    log_event(LOG_LVL_DEBUG, "lxc %s: server %s adopted (%s)", be_name(w), name,
+              srv_state_name(s));
+    return ct;
+}
+
 static void ct_kick_stop(struct dlxc_ct *ct)
 {
     if (ct->kick) {
@@ -597,7 +628,7 @@ static void dlxc_on_line(void *arg, const char *name, const char *state)
 
     if (fnmatch(w->conf.match, name, 0))
         return;
-    ct = ct_find(w, name);
+    ct = ct_find_or_adopt(w, name);
     /* An unknown container that stops or exits concerns nobody. */
     if (!ct && (is_state(state, "STOPPED") || is_state(state, "EXITED")))
         return;
@@ -634,7 +665,7 @@ static void dlxc_resync_drop(struct dw_job *j)
 /* One listed container with no event since the resync was asked. */
 static void dlxc_resync_one(struct dlxc *w, const struct dlxc_info *info)
 {
-    struct dlxc_ct *ct = ct_find(w, info->name);
+    struct dlxc_ct *ct = ct_find_or_adopt(w, info->name);
 
     if (ct)
         ct->seen = true;
@@ -666,6 +697,22 @@ static void dlxc_resync_one(struct dlxc *w, const struct dlxc_info *info)
         ct_stopped(ct, "container found stopped by resync");
 }
 
+/* Servers left by an earlier run of discovery (before a reload) whose
+ * container the resync did not find running: nobody else would remove them. */
+static void dlxc_sweep_orphans(struct dlxc *w)
+{
+    for (size_t i = w->be->nservers; i-- > 0;) {
+        struct server *s = w->be->servers[i];
+        if (!dlxc_orphan(w, s->name))
+            continue;
+        log_event(LOG_LVL_INFO, "server %s/%s removed: container not running (resync)",
+                  be_name(w), s->name);
+        s->retiring = true;
+        sess_server_lost(w->be->px, s);
+        be_remove_server(w->be, s);
+    }
+}
+
 static void dlxc_resync_done(struct dw_job *j)
 {
     struct dlxc_resync *r = (struct dlxc_resync *)j;
@@ -692,6 +739,7 @@ static void dlxc_resync_done(struct dw_job *j)
             if (!ct->seen && ct->seq <= r->evseq)
                 ct_stopped(ct, "container gone (resync)");
         }
+        dlxc_sweep_orphans(w);
     }
     dlxc_resync_drop(j);
     if (w->resync_again) {

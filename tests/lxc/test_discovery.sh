@@ -7,6 +7,7 @@
 #   - one whose address appears late joins once it has one;
 #   - lxc-freeze takes a container out, lxc-unfreeze brings it back;
 #   - lxc-stop removes it; a restart makes it serve again;
+#   - SIGHUP: discovered servers are kept;
 #   - lxc-monitor killed: restarted, and a container started afterwards joins;
 #   - lxlb stopped (or killed): no lxc-monitor left.
 set -u
@@ -104,6 +105,18 @@ tb_check "log: d2 removed" grep -q "server web/d2 removed: container stopped" "$
 tb_start d2
 ms=$(tb_wait_served "$URL" d2 10)
 tb_check "d2 restarted serves again (after ${ms}ms)" test "$ms" -ge 0
+
+# ------------------------------------------------------------ SIGHUP reload --
+# Discovery restarts with the new generation and adopts the servers it had:
+# nothing is removed or re-added, they keep serving throughout.
+mark=$(wc -l <"$LOG")
+kill -HUP "$TB_LXLB_PID"
+for _ in $(seq 50); do tail -n +"$mark" "$LOG" | grep -q "reload done" && break; sleep 0.1; done
+tb_check "SIGHUP: reload done" bash -c "tail -n +$mark '$LOG' | grep -q 'reload done'"
+got=$(served_set "$URL" 8)
+tb_check "after the reload d1 and d2 still serve (got: $got)" test "$got" = "d1 d2"
+tb_check "the reload removed and re-added no discovered server" \
+    bash -c "! tail -n +$mark '$LOG' | grep -Eq 'server web/d[12] (removed|joined)|already has a server'"
 
 # -------------------------------------------------------- monitor killed ----
 mpid=$(tb_monitor_pids)

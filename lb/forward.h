@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "conf/conf-t.h"
+#include "lb/cookie.h"
 #include "lb/http.h"
 
 struct evbuffer;
@@ -17,6 +18,8 @@ struct fwd_req_ctx {
     const struct conf_frontend *fe;       /* forwardfor, set_headers */
     const char *client_ip;                /* for X-Forwarded-For */
     bool close;                           /* ask the server to close after */
+    const char *cookie_name;              /* persistence cookie, NULL: none */
+    enum cookie_req_action cookie_act;    /* what to do with it on the way in */
 };
 
 /* Writes the request head to out. Hop-by-hop fields (and those named in
@@ -29,6 +32,9 @@ struct fwd_resp_ctx {
     int status;             /* status code */
     bool keepalive;         /* the client connection stays open */
     bool client_http10;     /* HTTP/1.0 client: keep-alive must be explicit */
+    const struct conf_cookie *cookie; /* persistence, NULL or mode NONE: none */
+    const char *srv_cookie; /* the cookie value of the server that answered */
+    bool insert;            /* insert mode: the client lacks the right cookie */
 };
 
 void fwd_response_head(struct evbuffer *out, const struct http_head *resp,

@@ -9,6 +9,9 @@
 
 struct evbuffer;
 
+/* Append a string literal: its length is counted by the compiler, not by hand. */
+#define EVBUF_ADD_LIT(out, lit) evbuffer_add((out), (lit), sizeof(lit) - 1)
+
 struct http_hdr {
     uint32_t name;      /* offset of the name in buf */
     uint32_t name_len;  /* bytes */

@@ -457,7 +457,6 @@ int proxy_reload(struct proxy *px, struct conf *nc, char *err, size_t errlen)
         return -1;
     }
     discovery_stop(px);
-    admin_stop(px);
     rewire_listeners(px, nc, nf, fresh, &st);
     retire_old(px, nf, nc->nfrontends, nb, nc->nbackends, &st);
     free(px->frontends);
@@ -479,6 +478,7 @@ int proxy_reload(struct proxy *px, struct conf *nc, char *err, size_t errlen)
     proxy_check_accept(px);
     log_event(LOG_LVL_INFO,
               "reload done: frontends +%d -%d, backends +%d -%d, servers +%d -%d, "
+    /* admin_start keeps its socket when the bind is unchanged. */
               "listeners +%d -%d",
               st.fe_added, st.fe_removed, st.be_added, st.be_removed, st.srv_added,
               st.srv_removed, st.lis_added, st.lis_removed);

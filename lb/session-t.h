@@ -49,6 +49,8 @@ struct txn {
     struct backend *be;          /* where it was routed */
     struct server *srv;          /* chosen server (referenced), NULL before */
     struct server *failed_srv;   /* last server whose connect failed (redispatch) */
+    const struct server *cookie_srv; /* server the client's cookie names (compared, never
+                                      * dereferenced: it may be gone), NULL: none */
     int retries_left;            /* connect attempts left after this one */
     int status;                  /* final status sent to the client */
     uint64_t bytes_out;          /* bytes sent to the client for this request */

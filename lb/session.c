@@ -26,6 +26,7 @@
 #include <event2/event.h>
 
 #include "lb/backend.h"
+#include "lb/cookie.h"
 #include "lb/forward.h"
 #include "lb/log.h"
 #include "lb/pool.h"
@@ -371,6 +372,38 @@ static bool idempotent(int method)
 
 /* A request head is complete: check it and route it. */
 static int sess_on_head(struct session *s)
+/* The server the client's persistence cookie names, if it may still serve
+ * it (drain keeps sticky clients; down, maint, retiring and gone do not:
+ * those clients are balanced again and re-stuck by the response). */
+static struct server *sess_sticky_server(struct txn *t)
+{
+    const struct conf_cookie *ck = &t->be->conf->cookie;
+    size_t nlen = ck->mode == CONF_COOKIE_NONE ? 0 : strlen(ck->name);
+
+    for (int i = nlen ? http_hdr_find(&t->req, "cookie", 0) : -1; i >= 0;
+         i = http_hdr_find(&t->req, "cookie", (uint32_t)i + 1)) {
+        const char *val, *id;
+        size_t vlen, idlen;
+        if (!cookie_find(http_hdr_value(&t->req, (uint32_t)i), t->req.hdrs[i].value_len,
+                         ck->name, nlen, &val, &vlen) ||
+            !cookie_server_part(val, vlen, ck->mode == CONF_COOKIE_PREFIX, &id, &idlen))
+            continue;
+        struct server *srv = be_find_cookie(t->be, id, idlen);
+        t->cookie_srv = srv;
+        return srv && srv_usable_sticky(srv) ? srv : NULL;
+    }
+    return NULL;
+}
+
+static enum cookie_req_action cookie_action(const struct conf_cookie *ck)
+{
+    if (ck->mode == CONF_COOKIE_PREFIX)
+        return COOKIE_REQ_UNPREFIX;
+    if (ck->mode == CONF_COOKIE_INSERT && ck->indirect)
+        return COOKIE_REQ_REMOVE;
+    return COOKIE_REQ_KEEP;
+}
+
 {
     struct txn *t = s->txn;
     llhttp_t *p = &s->parser;
@@ -400,10 +433,11 @@ static int sess_on_head(struct session *s)
 
     s->keepalive = t->req_keepalive && !t->be->conf->http_close && !s->px->stopping;
     t->retries_left = (int)t->be->conf->retries;
-    s->state = SESS_CONNECT;
-    bufferevent_disable(s->bev, EV_READ); /* body bytes wait until the server is there */
+    s->state = SESS_CONNECT; /* body bytes wait in the input until the server is there */
 
-    struct server *srv = be_pick(t->be, NULL);
+    struct server *srv = sess_sticky_server(t);
+    if (!srv)
+        srv = be_pick(t->be, NULL);
     if (!srv) {
         t->be->no_server++;
         return sess_error(s, 503);
@@ -479,12 +513,18 @@ static int sess_forward_req_body(struct session *s)
             break;
         }
     }
-    if (t->req_done)
+    if (t->req_done) {
         evtimer_del(s->timer);
-    else
+    } else {
         arm_timer(s, tmo(s)->client_ms); /* client inactivity while sending a body */
     return 0;
 }
+        /* The server is not keeping up: stop reading the client until its
+         * buffer drains (srv_write_cb). Leaving reading on would make libevent
+         * call us again and again for an input we cannot take. */
+        if (evbuffer_get_length(out) >= BUF_HIGH)
+            bufferevent_disable(s->bev, EV_READ);
+    }
 
 /* --------------------------------------------------------------- servers */
 
@@ -509,10 +549,15 @@ static int sess_send_request(struct session *s)
         .close = t->be->conf->http_close,
     };
 
+        .cookie_name = t->be->conf->cookie.mode ? t->be->conf->cookie.name : NULL,
+        .cookie_act = cookie_action(&t->be->conf->cookie),
     t->t_connect_us = now_us(s);
     sc->uses++;
     t->srv->total_requests++;
-    fwd_request_head(bufferevent_get_output(sc->bev), &t->req, &ctx);
+    struct evbuffer *out = bufferevent_get_output(sc->bev);
+    size_t before = evbuffer_get_length(out);
+    fwd_request_head(out, &t->req, &ctx);
+    t->srv->bytes_out += evbuffer_get_length(out) - before;
     llhttp_init(&sc->parser, HTTP_RESPONSE, &resp_settings);
     sc->parser.data = s;
     bufferevent_setcb(sc->bev, srv_read_cb, srv_write_cb, srv_event_cb, s);
@@ -651,10 +696,14 @@ static int sess_on_resp_head(struct session *s)
 
     struct fwd_resp_ctx ctx = {
         .status = status,
+    const struct conf_cookie *ck = &t->be->conf->cookie;
         .keepalive = s->keepalive,
         .client_http10 = t->req_major == 1 && t->req_minor == 0,
     };
     fwd_response_head(out, &t->resp, &ctx);
+        .cookie = ck,
+        .srv_cookie = t->srv->cookie,
+        .insert = ck->mode == CONF_COOKIE_INSERT && t->cookie_srv != t->srv,
     t->resp_started = true;
     t->bytes_out += evbuffer_get_length(out) - before;
     if (t->resp_body != BODY_NONE)
@@ -720,8 +769,12 @@ static int sess_forward_resp(struct session *s)
                 break;
             continue;
         }
-        if (evbuffer_get_length(out) >= BUF_HIGH)
-            break; /* resumed by the client's write callback */
+        if (evbuffer_get_length(out) >= BUF_HIGH) {
+            /* The client is not keeping up: stop reading the server until
+             * the client's buffer drains (client_write_cb). */
+            bufferevent_disable(s->sc->bev, EV_READ);
+            break;
+        }
         size_t used = feed(&s->sc->parser, in, &err);
         evbuffer_remove_buffer(in, out, used);
         t->bytes_out += used;
@@ -751,10 +804,12 @@ static void srv_write_cb(struct bufferevent *bev, void *arg)
     (void)bev;
     struct session *s = arg;
 
-    if (s->state == SESS_ACTIVE && !s->txn->req_done)
+    if (s->state == SESS_ACTIVE && !s->txn->req_done) {
+        bufferevent_enable(s->bev, EV_READ);
         sess_forward_req_body(s);
 }
 
+    }
 /* The server closed or failed after the connection was up. */
 static int sess_server_gone(struct session *s, short what)
 {
@@ -845,13 +900,20 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
         sess_parse_head(s);
         break;
     case SESS_ACTIVE:
-        if (!s->txn->req_done)
+        if (!s->txn->req_done) {
             sess_forward_req_body(s);
         break;
     case SESS_CLOSING:
-        evbuffer_drain(bufferevent_get_input(bev), (size_t)-1);
-        break;
+            break;
+        }
+        /* pipelined bytes wait their turn */
+        __attribute__((fallthrough));
     case SESS_CONNECT:
+        /* A full input is not read from until the server is there or the
+         * response is done; libevent would otherwise keep calling us. */
+        if (evbuffer_get_length(bufferevent_get_input(bev)) >= BUF_HIGH)
+            bufferevent_disable(bev, EV_READ);
+        evbuffer_drain(bufferevent_get_input(bev), (size_t)-1);
         break;
     }
 }
@@ -865,10 +927,12 @@ static void client_write_cb(struct bufferevent *bev, void *arg)
             sess_linger(s);
         return;
     }
-    if (s->state == SESS_ACTIVE && s->sc && s->txn->resp_head_done)
+    if (s->state == SESS_ACTIVE && s->sc && s->txn->resp_head_done) {
+        bufferevent_enable(s->sc->bev, EV_READ);
         sess_forward_resp(s);
     else if (s->state == SESS_IDLE && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
         arm_timer(s, tmo(s)->keepalive_ms); /* idle from now, not from the last byte queued */
+    }
 }
 
 static void client_event_cb(struct bufferevent *bev, short what, void *arg)

@@ -24,6 +24,8 @@ Paths (modes "normal"):
   /status/NNN            that status; 204/304 carry no body (&cl=N adds a
                          Content-Length: N header to a 304, still no body)
   /slow?ms=N             waits N ms, then 200 "backend NAME slow"
+  /setcookie?name=&value= 200 with "Set-Cookie: name=value; Path=/" (default
+                         JSESSIONID=app-NAME)
   /hop                   200 with hop-by-hop response headers the proxy must drop
   /close                 200 with "Connection: close", then closes the connection
   /stats                 JSON {"name", "accepted", "connections", "requests",
@@ -348,6 +350,12 @@ class Handler(socketserver.BaseRequestHandler):
             body = ("backend %s slow" % name).encode()
         elif path == "/close":
             keep = False
+            body = ("backend %s" % name).encode()
+        elif path == "/setcookie":
+            # ?name=N&value=V[&attrs=...]: the application's own session cookie
+            extra.append("Set-Cookie: %s=%s%s" % (q.get("name", "JSESSIONID"),
+                                                  q.get("value", "app-" + name),
+                                                  q.get("attrs", "; Path=/")))
             body = ("backend %s" % name).encode()
         elif path == "/hop":
             extra += ["Connection: keep-alive, X-Backend-Hop", "X-Backend-Hop: secret",

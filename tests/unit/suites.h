@@ -1,3 +1,4 @@
 SUITE(conf_tests)
 SUITE(lb_tests)
 SUITE(health_tests)
+SUITE(cookie_tests)

@@ -370,8 +370,6 @@ static bool idempotent(int method)
 
 /* -------------------------------------------------------------- requests */
 
-/* A request head is complete: check it and route it. */
-static int sess_on_head(struct session *s)
 /* The server the client's persistence cookie names, if it may still serve
  * it (drain keeps sticky clients; down, maint, retiring and gone do not:
  * those clients are balanced again and re-stuck by the response). */
@@ -404,6 +402,8 @@ static enum cookie_req_action cookie_action(const struct conf_cookie *ck)
     return COOKIE_REQ_KEEP;
 }
 
+/* A request head is complete: check it and route it. */
+static int sess_on_head(struct session *s)
 {
     struct txn *t = s->txn;
     llhttp_t *p = &s->parser;
@@ -517,14 +517,14 @@ static int sess_forward_req_body(struct session *s)
         evtimer_del(s->timer);
     } else {
         arm_timer(s, tmo(s)->client_ms); /* client inactivity while sending a body */
-    return 0;
-}
         /* The server is not keeping up: stop reading the client until its
          * buffer drains (srv_write_cb). Leaving reading on would make libevent
          * call us again and again for an input we cannot take. */
         if (evbuffer_get_length(out) >= BUF_HIGH)
             bufferevent_disable(s->bev, EV_READ);
     }
+    return 0;
+}
 
 /* --------------------------------------------------------------- servers */
 
@@ -547,10 +547,10 @@ static int sess_send_request(struct session *s)
         .fe = s->fe->conf,
         .client_ip = s->client_ip,
         .close = t->be->conf->http_close,
-    };
-
         .cookie_name = t->be->conf->cookie.mode ? t->be->conf->cookie.name : NULL,
         .cookie_act = cookie_action(&t->be->conf->cookie),
+    };
+
     t->t_connect_us = now_us(s);
     sc->uses++;
     t->srv->total_requests++;
@@ -694,16 +694,16 @@ static int sess_on_resp_head(struct session *s)
     if (t->resp_body == BODY_EOF || s->px->stopping || s->client_eof)
         s->keepalive = false;
 
+    const struct conf_cookie *ck = &t->be->conf->cookie;
     struct fwd_resp_ctx ctx = {
         .status = status,
-    const struct conf_cookie *ck = &t->be->conf->cookie;
         .keepalive = s->keepalive,
         .client_http10 = t->req_major == 1 && t->req_minor == 0,
-    };
-    fwd_response_head(out, &t->resp, &ctx);
         .cookie = ck,
         .srv_cookie = t->srv->cookie,
         .insert = ck->mode == CONF_COOKIE_INSERT && t->cookie_srv != t->srv,
+    };
+    fwd_response_head(out, &t->resp, &ctx);
     t->resp_started = true;
     t->bytes_out += evbuffer_get_length(out) - before;
     if (t->resp_body != BODY_NONE)
@@ -807,9 +807,9 @@ static void srv_write_cb(struct bufferevent *bev, void *arg)
     if (s->state == SESS_ACTIVE && !s->txn->req_done) {
         bufferevent_enable(s->bev, EV_READ);
         sess_forward_req_body(s);
+    }
 }
 
-    }
 /* The server closed or failed after the connection was up. */
 static int sess_server_gone(struct session *s, short what)
 {
@@ -902,8 +902,6 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
     case SESS_ACTIVE:
         if (!s->txn->req_done) {
             sess_forward_req_body(s);
-        break;
-    case SESS_CLOSING:
             break;
         }
         /* pipelined bytes wait their turn */
@@ -913,6 +911,8 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
          * response is done; libevent would otherwise keep calling us. */
         if (evbuffer_get_length(bufferevent_get_input(bev)) >= BUF_HIGH)
             bufferevent_disable(bev, EV_READ);
+        break;
+    case SESS_CLOSING:
         evbuffer_drain(bufferevent_get_input(bev), (size_t)-1);
         break;
     }
@@ -930,9 +930,9 @@ static void client_write_cb(struct bufferevent *bev, void *arg)
     if (s->state == SESS_ACTIVE && s->sc && s->txn->resp_head_done) {
         bufferevent_enable(s->sc->bev, EV_READ);
         sess_forward_resp(s);
+    }
     else if (s->state == SESS_IDLE && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
         arm_timer(s, tmo(s)->keepalive_ms); /* idle from now, not from the last byte queued */
-    }
 }
 
 static void client_event_cb(struct bufferevent *bev, short what, void *arg)

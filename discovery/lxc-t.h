@@ -101,6 +101,7 @@ struct dlxc_ct {
     int64_t deadline_ms;           /* monotonic ms: give up waiting for the address */
     uint32_t backoff_ms;           /* next address poll delay: 50ms doubling to 1s */
     struct event *retry;           /* timer: probe again for the address */
+    struct event *drain;           /* timer: is the retiring server drained yet? */
     bool seen;                     /* listed by the resync being applied */
     /* While its server is "checking": connect to the port now and then, and
      * have it checked again the moment the port opens, rather than one whole

@@ -44,6 +44,7 @@
 #define DLXC_KICK_MIN_MS 50       /* first port probe delay */
 #define DLXC_KICK_MAX_MS 500      /* port probe delay cap */
 #define DLXC_KICK_TIMEOUT_MS 1000 /* one port probe's connect timeout */
+#define DLXC_DRAIN_POLL_MS 100    /* how often a retiring server's requests are counted */
 #define DLXC_RESYNC_MS 30000      /* periodic full resync */
 #define DLXC_SETTLE_MS 2000       /* resync again this long after a monitor start:
                                    * it may miss events until it has connected */
@@ -185,6 +186,7 @@ static struct dlxc_ct *ct_find(struct dlxc *w, const char *name)
 
 static void ct_retry_cb(evutil_socket_t fd, short what, void *arg);
 static void ct_kick_wait_cb(evutil_socket_t fd, short what, void *arg);
+static void ct_drain_cb(evutil_socket_t fd, short what, void *arg);
 
 static struct dlxc_ct *ct_get(struct dlxc *w, const char *name)
 {
@@ -200,7 +202,8 @@ static struct dlxc_ct *ct_get(struct dlxc *w, const char *name)
     ct->name = strdup(name);
     ct->retry = evtimer_new(base, ct_retry_cb, ct);
     ct->kick_wait = evtimer_new(base, ct_kick_wait_cb, ct);
-    if (!ct->name || !ct->retry || !ct->kick_wait)
+    ct->drain = evtimer_new(base, ct_drain_cb, ct);
+    if (!ct->name || !ct->retry || !ct->kick_wait || !ct->drain)
         goto oom;
     ct->next = w->cts;
     w->cts = ct;
@@ -212,6 +215,8 @@ oom:
             event_free(ct->retry);
         if (ct->kick_wait)
             event_free(ct->kick_wait);
+        if (ct->drain)
+            event_free(ct->drain);
         free(ct->name);
         free(ct);
     }
@@ -280,6 +285,7 @@ static void ct_free(struct dlxc_ct *ct)
     ct_kick_stop(ct);
     event_free(ct->retry);
     event_free(ct->kick_wait);
+    event_free(ct->drain);
     if (ct->srv)
         srv_unref(ct->srv);
     free(ct->name);
@@ -303,6 +309,25 @@ static void ct_recheck(struct dlxc_ct *ct, const char *why)
         ct_kick_start(ct);
 }
 
+/* Say when the last request to a retiring server has finished. */
+static void ct_drain_check(struct dlxc_ct *ct)
+{
+    if (!ct->srv || !ct->srv->retiring)
+        return;
+    if (ct->srv->active > 0) {
+        dlxc_arm(ct->drain, DLXC_DRAIN_POLL_MS);
+        return;
+    }
+    log_event(LOG_LVL_INFO, "server %s/%s drained: no request in flight", be_name(ct->w),
+              ct->srv->name);
+}
+
+static void ct_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd; (void)what;
+    ct_drain_check(arg);
+}
+
 static void ct_retire(struct dlxc_ct *ct)
 {
     struct server *s = ct->srv;
@@ -316,6 +341,7 @@ static void ct_retire(struct dlxc_ct *ct)
               be_name(ct->w), s->name, ct->state, s->active);
     /* Requests sent to it that got nothing back would wait for their timeout. */
     sess_server_lost(ct->w->be->px, s);
+    ct_drain_check(ct);
 }
 
 static void ct_unretire(struct dlxc_ct *ct, const char *why)
@@ -323,6 +349,7 @@ static void ct_unretire(struct dlxc_ct *ct, const char *why)
     struct server *s = ct->srv;
 
     s->retiring = false;
+    evtimer_del(ct->drain);
     log_event(LOG_LVL_INFO, "server %s/%s back from retirement: %s", be_name(ct->w), s->name, why);
     ct_recheck(ct, why);
 }
@@ -334,6 +361,7 @@ static void ct_drop_server(struct dlxc_ct *ct, const char *why)
     if (!s)
         return;
     ct_kick_stop(ct);
+    evtimer_del(ct->drain);
     log_event(LOG_LVL_INFO, "server %s/%s removed: %s (%u requests in flight finish)",
               be_name(ct->w), s->name, why, s->active);
     /* Retiring first, so the requests redispatched now cannot come back here. */
@@ -433,6 +461,7 @@ static void ct_schedule_poll(struct dlxc_ct *ct)
 static void ct_probe_result(struct dlxc_ct *ct, const struct dlxc_info *info)
 {
     struct dlxc *w = ct->w;
+    char text[DLXC_IP_LEN + 8];
 
     if (!info->defined || strcmp(info->state, "RUNNING")) {
         ct_stop_waiting(ct); /* an event about what it is now will follow */
@@ -457,7 +486,8 @@ static void ct_probe_result(struct dlxc_ct *ct, const struct dlxc_info *info)
         return;
     }
     ct_stop_waiting(ct);
-    if (!ct->srv || strncmp(ct->srv->addr.text, info->ip, strlen(info->ip)))
+    snprintf(text, sizeof(text), "%s:%u", info->ip, w->conf.port);
+    if (!ct->srv || strcmp(ct->srv->addr.text, text))
         log_event(LOG_LVL_INFO, "lxc %s: container %s has address %s (%lldms after RUNNING)",
                   be_name(w), ct->name, info->ip, (long long)(dlxc_now_ms() - ct->running_ms));
     ct_set_addr(ct, info->ip);

@@ -91,6 +91,7 @@ got=$(served_set "$URL" 10)
 echo "  frozen d2: 10 requests in $(($(tb_now_ms) - t))ms answered by: $got"
 tb_check "lxc-freeze d2: no request reaches d2 (got: $got)" test "$got" = d1
 tb_check "log: d2 retiring when frozen" grep -q "server web/d2 retiring: container FREEZING" "$LOG"
+tb_check "log: d2 drained" grep -q "server web/d2 drained" "$LOG"
 lxc-unfreeze -P "$TB_LXCPATH" -n d2
 ms=$(tb_wait_served "$URL" d2 5)
 tb_check "lxc-unfreeze d2: d2 serves again (after ${ms}ms)" test "$ms" -ge 0

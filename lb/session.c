@@ -1018,9 +1018,11 @@ void sess_accept(struct frontend *fe, evutil_socket_t fd, const struct sockaddr 
     s->px = px;
     s->fe = fe;
     fe_ref(fe);
+    /* No TCP_NODELAY towards clients (as HAProxy): a response is written in
+     * few large writes anyway, and with Nagle off a client whose receive
+     * window collapses gets a trickle of tiny segments (measured: 4 MB in
+     * 30 s instead of 0.6 s). */
     client_name(s, sa);
-    if (sa->sa_family != AF_UNIX)
-        set_nodelay(fd);
     llhttp_init(&s->parser, HTTP_REQUEST, &req_settings);
     s->parser.data = s;
     bufferevent_setcb(s->bev, client_read_cb, client_write_cb, client_event_cb, s);

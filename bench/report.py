@@ -73,6 +73,8 @@ w(f"Method: `bench/run.sh{' --quick' if meta.get('quick') == '1' else ''}` (`mak
   "X-Forwarded-For and X-Forwarded-Proto set by all three; no logging anywhere (**lxlb `access_log: \"off\"`**, "
   "HAProxy without `log`, nginx `access_log off`). Keep-alive on both sides: lxlb pools server connections, "
   "HAProxy `http-reuse always`, nginx `upstream keepalive 64` + `proxy_http_version 1.1` + `Connection \"\"`. "
+  "nginx without passive health checks (`max_fails=0`; with it, Apache closing reused idle connections "
+  "when busy disables both servers and nginx answers 502), except in (e). "
   "httpclose: lxlb `http_close: true`, HAProxy `option httpclose`, nginx `keepalive_timeout 0` and no upstream "
   "keepalive. CPU = utime+stime of the proxy's processes (nginx: master + worker) from /proc/PID/stat over the run "
   "divided by the requests wrk completed; CPU% = the proxy's share of one core; RSS after the run. "
@@ -157,32 +159,54 @@ if fail:
     w("")
 
 # Profile.
-cmeta = os.path.join(out, "callgrind.meta")
-if os.path.exists(cmeta):
-    cm = dict(kv.split("=") for kv in open(cmeta).read().split())
-    req, ir = int(cm.get("requests") or 0), int(cm.get("ir") or 0)
-    w("### Profile: lxlb under callgrind")
-    w("")
-    w(f"Keep-alive, static backend, `wrk -t1 -c4`, collection on only during the load (`callgrind_control -i`): "
-      f"{req} requests, {ir:,} instructions = **{(ir / req if req else 0):,.0f} instructions per request** "
-      "(user space: lxlb, libevent, llhttp, libc). Top functions by self cost:")
-    w("")
-    w("| Ir per request | % | function |")
-    w("|---:|---:|---|")
-    n = 0
-    for line in open(os.path.join(out, "callgrind-self.txt")):
+def top_functions(path, req, n):
+    out_rows = []
+    for line in open(path):
         m = re.match(r"\s*([\d,]+)\s+\(\s*([\d.]+)%\)\s+(\S.*)$", line)
         if not m or "PROGRAM TOTALS" in line:
             continue
-        cnt = int(m.group(1).replace(",", ""))
-        fn = m.group(3)
-        fn = re.sub(r"\s*\[[^\]]*\]$", "", fn)
-        fn = re.sub(r"^/[^:]*/", "", fn)
-        w(f"| {cnt / req if req else 0:,.0f} | {m.group(2)} | `{fn}` |")
-        n += 1
-        if n == 15:
+        if float(m.group(2)) >= 99.5:   # frames on the stack at the dump
+            continue
+        fn = re.sub(r"\s*\[([^\]]*)\]$", lambda x: "  [" + os.path.basename(x.group(1)) + "]", m.group(3))
+        fn = re.sub(r"^(\./)?[^ :]*/", "", fn)
+        out_rows.append((int(m.group(1).replace(",", "")) / req if req else 0, m.group(2), fn))
+        if len(out_rows) == n:
             break
+    return out_rows
+
+prof = {}
+for p in ["lxlb", "haproxy", "nginx"]:
+    f = os.path.join(out, f"callgrind-{p}.meta")
+    if os.path.exists(f):
+        cm = dict(kv.split("=", 1) for kv in open(f).read().split())
+        try:
+            prof[p] = (int(cm.get("requests") or 0), int(cm.get("ir") or 0))
+        except ValueError:
+            pass
+if prof:
+    w("### Profile: instructions per request (callgrind)")
     w("")
+    w("Keep-alive, static backend, each proxy under `valgrind --tool=callgrind` (nginx with `master_process off`), "
+      "`wrk -t1 -c4` for a fixed time; counters zeroed after start-up and warm-up (`callgrind_control -z`) and "
+      "dumped right after the load (`-d`). User-space instructions only (the proxy, its libraries, libc); "
+      "the kernel's share is in the syscall table below.")
+    w("")
+    w("| proxy | requests | instructions | per request |")
+    w("|---|---:|---:|---:|")
+    for p, (req, ir) in prof.items():
+        w(f"| {p} | {req} | {ir:,} | **{(ir / req if req else 0):,.0f}** |")
+    w("")
+    for p, n in [("lxlb", 25), ("haproxy", 8), ("nginx", 8)]:
+        if p not in prof:
+            continue
+        req = prof[p][0]
+        w(f"Top {n} functions of {p} by self cost:")
+        w("")
+        w("| Ir per request | % | function [object] |")
+        w("|---:|---:|---|")
+        for c, pct, fn in top_functions(os.path.join(out, f"callgrind-{p}.txt"), req, n):
+            w(f"| {c:,.0f} | {pct} | `{fn}` |")
+        w("")
 
 st = {}
 for p in ["lxlb", "haproxy", "nginx"]:
@@ -288,7 +312,7 @@ else:
 gp += "unset multiplot\n"
 with open(os.path.join(out, "plot.gp"), "w") as f:
     f.write(gp)
-if os.path.getsize(dat) > 0 and shutil.which("gnuplot"):
+if len(open(dat).read().splitlines()) > 1 and shutil.which("gnuplot"):
     r = subprocess.run(["gnuplot", os.path.join(out, "plot.gp")], capture_output=True, text=True)
     if r.returncode:
         print("report: gnuplot failed:", r.stderr, file=sys.stderr)

@@ -76,7 +76,8 @@ tb_kill_pid() {
 tb_kill_monitord() {
     local p cmd
     for p in /proc/[0-9]*; do
-        cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+        # (the process may be gone by now: the redirection's error is silenced too)
+        cmd=$({ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null) || continue
         case "$cmd" in
             *lxc-monitord\ "$TB_LXCPATH"\ *) kill -KILL "${p#/proc/}" 2>/dev/null ;;
         esac

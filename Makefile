@@ -9,6 +9,7 @@ LLHTTP_INC ?= /usr/share/include/llhttp
 OPT        ?= -O2
 CFLAGS_ALL := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -D_GNU_SOURCE \
               -DLXLB_VERSION='"$(VERSION)"' -I. -I$(LLHTTP_INC) \
+              -DLLHTTP_STRICT_MODE=1 \
               $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
 LDLIBS_ALL := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread $(LDLIBS)
 

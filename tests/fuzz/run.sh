@@ -113,6 +113,8 @@ if [ "$rc" != 0 ]; then
     echo "fuzz: FAILED after ${execs:-?} executions (exit $rc); the end of the log:" >&2
     grep -E -A1 'INVARIANT FAILED|ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error' "$LOG" | head -20 >&2
     grep -E 'SUMMARY|Test unit written' "$LOG" | head -5 >&2
+    echo "fuzz: 0 passed, 1 failed" # the summary line tests/run-all.sh reads
     exit 1
 fi
 echo "fuzz: ${execs:-0} executions in ${SECS}s, no crash; corpus $units units in $OUT/corpus"
+echo "fuzz: 1 passed, 0 failed"

@@ -29,7 +29,7 @@ LLHTTP_OBJ := $(BUILD)/llhttp/api.o $(BUILD)/llhttp/http.o $(BUILD)/llhttp/llhtt
 UNIT_SRC   := $(wildcard tests/unit/*.c)
 UNIT_OBJ   := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps test unit integration lxc-test demo demo-stop bench fuzz clean install
+.PHONY: all deps test unit integration lxc-test demo demo-stop bench fuzz clean install uninstall
 
 all: $(BUILD)/lxlb
 
@@ -87,5 +87,41 @@ bench:
 
 clean:
 	rm -rf $(BUILD)
+
+# Install as a Debian service (README "Install and run as a service").
+# The configuration is always under /etc, whatever PREFIX. The unit goes where
+# systemd looks for it: /lib/systemd/system for PREFIX=/usr (Debian's own
+# units), $(PREFIX)/lib/systemd/system otherwise (/usr/local/lib/systemd/system
+# is on systemd's search path). An existing lxlb.json is never overwritten.
+PREFIX     ?= /usr/local
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(if $(filter /usr,$(PREFIX)),/lib,$(PREFIX)/lib)/systemd/system
+DIST_SED   := -e 's|/usr/local/sbin/|$(SBINDIR)/|g' -e 's|/etc/lxlb/|$(SYSCONFDIR)/lxlb/|g'
+
+install: $(BUILD)/lxlb
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/lxlb $(DESTDIR)$(SYSCONFDIR)/logrotate.d
+	install -m 755 $(BUILD)/lxlb $(DESTDIR)$(SBINDIR)/lxlb
+	install -m 644 dist/lxlb.8 $(DESTDIR)$(MANDIR)/man8/lxlb.8
+	install -m 644 dist/lxlb.json.5 $(DESTDIR)$(MANDIR)/man5/lxlb.json.5
+	sed $(DIST_SED) dist/lxlb.service > $(DESTDIR)$(UNITDIR)/lxlb.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/lxlb.service
+	install -m 644 dist/lxlb.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/lxlb
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/lxlb/lxlb.json ]; then \
+	    echo "install: keeping $(DESTDIR)$(SYSCONFDIR)/lxlb/lxlb.json (example: dist/lxlb.json)"; \
+	else \
+	    echo "install -m 640 dist/lxlb.json $(DESTDIR)$(SYSCONFDIR)/lxlb/lxlb.json"; \
+	    install -m 640 dist/lxlb.json $(DESTDIR)$(SYSCONFDIR)/lxlb/lxlb.json; \
+	fi
+	@[ -n "$(DESTDIR)" ] || ! command -v systemctl >/dev/null || systemctl daemon-reload 2>/dev/null || true
+
+# Leaves /etc/lxlb/lxlb.json, as dpkg leaves a conffile until purge.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/lxlb $(DESTDIR)$(MANDIR)/man8/lxlb.8 \
+	    $(DESTDIR)$(MANDIR)/man5/lxlb.json.5 $(DESTDIR)$(UNITDIR)/lxlb.service \
+	    $(DESTDIR)$(SYSCONFDIR)/logrotate.d/lxlb
+	@echo "uninstall: $(DESTDIR)$(SYSCONFDIR)/lxlb/ left in place"
 
 -include $(OBJ:.o=.d) $(UNIT_OBJ:.o=.d)

@@ -4,7 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/uio.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 #include <event2/event.h>
@@ -12,15 +15,23 @@
 #include "lb/log.h"
 
 #define LOG_BUF_SIZE 65536 /* bytes of access lines kept before a forced write */
+#define SYSLOG_PRI   134   /* facility local0 (16 << 3) | severity info (6) */
+#define SYSLOG_RETRY 1     /* seconds between reconnects to a syslog that was down */
+#define SYSLOG_NOTE  10    /* seconds between two "lines dropped" events */
 
 static struct {
     bool debug;              /* print LOG_LVL_DEBUG lines */
     int fd;                  /* access-log target, -1: off */
-    bool own_fd;             /* fd is a file we opened (not stderr) */
-    char *path;              /* file path for reopen, NULL for stderr/off */
+    bool own_fd;             /* fd is a file or socket we opened (not stderr) */
+    bool syslog;             /* fd is a datagram socket to syslog */
+    bool connected;          /* the syslog socket is connected */
+    char *path;              /* file or syslog socket path for reopen, NULL for stderr/off */
     char buf[LOG_BUF_SIZE];  /* pending access lines */
     size_t len;              /* bytes used in buf */
     struct event *flush_ev;  /* fires once after the current loop turn */
+    unsigned long long drops;    /* syslog lines dropped (socket full or syslog down) */
+    unsigned long long noted;    /* drops already reported in an event line */
+    time_t last_note, last_connect;
 } lg = { .fd = 2 };
 
 static const char *level_names[] = { "debug", "info", "warning", "error" };
@@ -67,10 +78,112 @@ static void write_all(int fd, const char *p, size_t n)
     }
 }
 
+/* ---------------------------------------------------------------- syslog
+ *
+ * syslog(3) would block the loop when the syslog daemon falls behind (it
+ * writes to /dev/log with a blocking send). We keep our own non-blocking
+ * datagram socket instead: one RFC 3164 datagram per line, as glibc formats
+ * them for the local socket, and a line that does not fit is dropped and
+ * counted. A proxy must never wait for its logger. */
+
+static const char *syslog_path(void)
+{
+    const char *p = getenv("LXLB_SYSLOG_SOCKET"); /* tests, or a non-default syslog */
+
+    return p && *p ? p : "/dev/log";
+}
+
+static int syslog_connect(int fd, const char *path)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    strcpy(sa.sun_path, path);
+    lg.last_connect = time(NULL);
+    return connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+}
+
+/* A missing or restarting syslog is not fatal: lines are dropped (and
+ * counted) until it answers; we try again at most once a second. */
+static int syslog_open(const char *path, int *fd)
+{
+    *fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (*fd < 0)
+        return -1;
+    lg.connected = syslog_connect(*fd, path) == 0;
+    if (!lg.connected)
+        log_event(LOG_LVL_WARN, "access log: syslog socket %s: %s (lines dropped until "
+                  "it answers)", path, strerror(errno));
+    return 0;
+}
+
+static void syslog_note_drops(void)
+{
+    time_t now = time(NULL);
+
+    if (lg.drops == lg.noted || now - lg.last_note < SYSLOG_NOTE)
+        return;
+    log_event(LOG_LVL_WARN, "access log: %llu syslog lines dropped (%llu in all): "
+              "syslog socket full or down", lg.drops - lg.noted, lg.drops);
+    lg.noted = lg.drops;
+    lg.last_note = now;
+}
+
+static void syslog_send(const char *line, size_t n, const char *hdr, size_t hlen)
+{
+    struct iovec iov[2] = { { (void *)hdr, hlen }, { (void *)line, n } };
+    struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2 };
+
+    if (!lg.connected) {
+        if (time(NULL) - lg.last_connect < SYSLOG_RETRY ||
+            syslog_connect(lg.fd, lg.path) < 0) {
+            lg.drops++;
+            return;
+        }
+        lg.connected = true;
+    }
+    while (sendmsg(lg.fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+        if (errno == EINTR)
+            continue;
+        /* The reader went away (syslog restarted): reconnect later. */
+        if (errno == ECONNREFUSED || errno == ENOTCONN || errno == ENOENT)
+            lg.connected = false;
+        lg.drops++; /* EAGAIN included: the socket is full */
+        return;
+    }
+}
+
+static void syslog_flush(void)
+{
+    char hdr[64], ts[32];
+    time_t now = time(NULL);
+    struct tm tm;
+
+    localtime_r(&now, &tm);
+    strftime(ts, sizeof(ts), "%b %e %H:%M:%S", &tm);
+    int hlen = snprintf(hdr, sizeof(hdr), "<%d>%s lxlb[%d]: ", SYSLOG_PRI, ts, (int)getpid());
+    for (size_t off = 0; off < lg.len;) {
+        char *nl = memchr(lg.buf + off, '\n', lg.len - off);
+        size_t n = nl ? (size_t)(nl - (lg.buf + off)) : lg.len - off;
+        syslog_send(lg.buf + off, n, hdr, (size_t)hlen);
+        off += n + 1;
+    }
+    syslog_note_drops();
+}
+
+unsigned long long log_access_dropped(void) { return lg.drops; }
+
 void log_access_flush(void)
 {
-    if (lg.len && lg.fd >= 0)
-        write_all(lg.fd, lg.buf, lg.len);
+    if (lg.len && lg.fd >= 0) {
+        if (lg.syslog)
+            syslog_flush();
+        else
+            write_all(lg.fd, lg.buf, lg.len);
+    }
     lg.len = 0;
 }
 
@@ -94,7 +207,7 @@ void log_shutdown(void)
     if (lg.own_fd)
         close(lg.fd);
     lg.fd = 2;
-    lg.own_fd = false;
+    lg.own_fd = lg.syslog = false;
     free(lg.path);
     lg.path = NULL;
 }
@@ -105,6 +218,10 @@ static int open_target(const char *target, int *fd, bool *own)
         *fd = 2, *own = false;
     } else if (!strcmp(target, "off")) {
         *fd = -1, *own = false;
+    } else if (!strcmp(target, "syslog")) {
+        if (syslog_open(syslog_path(), fd) < 0)
+            return -1;
+        *own = true;
     } else {
         *fd = open(target, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
         if (*fd < 0)
@@ -126,15 +243,23 @@ int log_access_open(const char *target)
         close(lg.fd);
     lg.fd = fd;
     lg.own_fd = own;
+    lg.syslog = !strcmp(target, "syslog");
     free(lg.path);
-    lg.path = own ? strdup(target) : NULL;
+    lg.path = !own ? NULL : strdup(lg.syslog ? syslog_path() : target);
     return 0;
 }
 
+/* A file is opened again by name (logrotate renamed the old one); the
+ * syslog socket is connected again (the syslog daemon may have restarted). */
 int log_access_reopen(void)
 {
     if (!lg.path)
         return 0;
+    if (lg.syslog) {
+        log_access_flush();
+        lg.connected = syslog_connect(lg.fd, lg.path) == 0;
+        return lg.connected ? 0 : -1;
+    }
     char *path = strdup(lg.path);
     int rc = path ? log_access_open(path) : -1;
     free(path);

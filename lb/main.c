@@ -1,6 +1,7 @@
 /* lb/main.c - command line, signals, the event loop. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 
 #include "conf/conf.h"
 #include "lb/log.h"
+#include "lb/notify.h"
 #include "lb/proxy.h"
 #include "lb/reload.h"
 
@@ -159,6 +161,18 @@ static int daemonize(int *ready_fd)
     return 0;
 }
 
+/* A path relative to the current directory, made absolute (static storage). */
+static const char *absolute(const char *path)
+{
+    static char buf[PATH_MAX];
+    char cwd[PATH_MAX];
+
+    if (!getcwd(cwd, sizeof(cwd)) ||
+        snprintf(buf, sizeof(buf), "%s/%s", cwd, path) >= (int)sizeof(buf))
+        return path;
+    return buf;
+}
+
 static void tell_parent(int *ready_fd, char status)
 {
     if (*ready_fd < 0)
@@ -176,6 +190,7 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
     log_event(LOG_LVL_INFO, "received %s: graceful stop", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    notify_stopping();
     proxy_stop(arg);
 }
 
@@ -229,6 +244,9 @@ int main(int argc, char **argv)
     char *abs = realpath(o.file, NULL);
     if (abs)
         o.file = abs;
+    /* So is the pid file, written and removed after chdir("/"). */
+    if (o.pidfile && o.pidfile[0] != '/')
+        o.pidfile = absolute(o.pidfile);
     struct conf *c = conf_load(o.file, err, sizeof(err));
     free(abs); /* conf keeps its own copy of the path */
     if (!c) {
@@ -241,6 +259,7 @@ int main(int argc, char **argv)
         return 0;
     }
     signal(SIGPIPE, SIG_IGN);
+    notify_init(); /* before any thread or child: it unsets NOTIFY_SOCKET */
     if (log_access_open(c->global.access_log) < 0) {
         fprintf(stderr, "lxlb: cannot open access log %s: %s\n", c->global.access_log,
                 strerror(errno));
@@ -254,7 +273,8 @@ int main(int argc, char **argv)
         return 1;
     }
     if (o.daemon && (daemonize(&ready_fd) < 0 || write_pidfile(o.pidfile) < 0)) {
-        fprintf(stderr, "lxlb: cannot daemonize: %s\n", strerror(errno));
+        fprintf(stderr, "lxlb: cannot daemonize (pid file %s): %s\n", o.pidfile,
+                strerror(errno));
         tell_parent(&ready_fd, 1);
         proxy_free(px);
         return 1;
@@ -269,10 +289,12 @@ int main(int argc, char **argv)
     log_attach(base);
     log_event(LOG_LVL_INFO, "lxlb %s started (pid %d)", LXLB_VERSION, (int)getpid());
     tell_parent(&ready_fd, 0);
+    notify_ready();
     rc = run(px, base);
     log_event(LOG_LVL_INFO, "exiting");
     proxy_free(px);
     log_shutdown();
+    notify_shutdown();
     event_base_free(base);
     if (o.daemon)
         unlink(o.pidfile);

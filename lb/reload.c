@@ -22,6 +22,7 @@
 #include "health/health.h"
 #include "lb/backend.h"
 #include "lb/log.h"
+#include "lb/notify.h"
 #include "lb/proxy.h"
 #include "lb/reload.h"
 #include "lb/server.h"
@@ -94,7 +95,10 @@ void reload_request(struct proxy *px)
         return;
     }
     log_event(LOG_LVL_INFO, "reload: reading %s", px->conf->path);
+    notify_reloading();
     reload_start(r);
+    if (!r->running)
+        notify_ready(); /* could not even start: systemd must not wait */
 }
 
 static void log_errors(const char *err)
@@ -134,6 +138,8 @@ static void reload_done_cb(evutil_socket_t fd, short what, void *arg)
         r->again = false;
         reload_start(r);
     }
+    if (!r->running)
+        notify_ready(); /* the reload is over, applied or rejected */
 }
 
 struct reload *reload_new(struct proxy *px)

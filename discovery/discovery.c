@@ -3,15 +3,17 @@
  * One worker thread serves every discovery.lxc backend (liblxc calls are few
  * and must not run in parallel on the loop anyway); each backend has its own
  * lxc-monitor child. The proxy has no slot for us, so the running state is
- * kept here: there is one proxy per process.
+ * kept here: there is one proxy per process. Each discovery.etcd backend has
+ * its own watcher (discovery/etcd.c): a range read and a watch, on the loop.
  *
  * A reload stops and starts discovery around the swap of generations: the
  * servers discovery added stay in their backends meanwhile and the new
- * watcher adopts them by name (discovery/lxc.c), so they keep their health,
- * counters and connections. */
+ * watcher adopts them by name (discovery/lxc.c; discovery/etcd.c at its
+ * first read), so they keep their health, counters and connections. */
 #include <stdio.h>
 
 #include "discovery/discovery.h"
+#include "discovery/etcd.h"
 #include "discovery/lxc.h"
 #include "discovery/worker.h"
 #include "lb/backend.h"
@@ -24,6 +26,7 @@ static struct {
     struct proxy *px;          /* the proxy discovery runs for, NULL: stopped */
     struct dworker *worker;    /* started with the first discovery.lxc backend */
     struct dlxc *watchers;     /* one per discovery.lxc backend */
+    struct detcd *etcds;       /* one per discovery.etcd backend */
 } disc;
 
 static int discovery_start_lxc(struct backend *be, char *err, size_t errlen)
@@ -37,6 +40,17 @@ static int discovery_start_lxc(struct backend *be, char *err, size_t errlen)
         return -1;
     w->next = disc.watchers;
     disc.watchers = w;
+    return 0;
+}
+
+static int discovery_start_etcd(struct backend *be, char *err, size_t errlen)
+{
+    struct detcd *w = detcd_start(be, disc.px->base, err, errlen);
+
+    if (!w)
+        return -1;
+    w->next = disc.etcds;
+    disc.etcds = w;
     return 0;
 }
 
@@ -67,9 +81,10 @@ int discovery_start(struct proxy *px, char *err, size_t errlen)
             discovery_drop_lxc(be);
         else if (discovery_start_lxc(be, err, errlen) < 0)
             goto err;
-        if (be->conf->etcd.enabled)
-            log_event(LOG_LVL_WARN, "backend %s: discovery.etcd is not available in this "
-                      "build; ignored", be->name);
+        if (!be->conf->etcd.enabled)
+            detcd_drop(be);
+        else if (discovery_start_etcd(be, err, errlen) < 0)
+            goto err;
     }
     return 0;
 err:
@@ -80,6 +95,7 @@ err:
 void discovery_stop(struct proxy *px)
 {
     struct dlxc *w, *next;
+    struct detcd *e, *enext;
 
     if (!disc.px || disc.px != px)
         return;
@@ -91,5 +107,10 @@ void discovery_stop(struct proxy *px)
         dlxc_stop(w);
     }
     disc.watchers = NULL;
+    for (e = disc.etcds; e; e = enext) {
+        enext = e->next;
+        detcd_stop(e);
+    }
+    disc.etcds = NULL;
     disc.px = NULL;
 }

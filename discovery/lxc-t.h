@@ -110,6 +110,7 @@ struct dlxc_ct {
     struct event *kick_wait;       /* timer: next port probe */
     uint32_t kick_backoff_ms;      /* next port probe delay: 50ms doubling to 500ms */
     int64_t kick_deadline_ms;      /* monotonic ms: stop probing the port */
+    char pub_ip[DLXC_IP_LEN];      /* sink mode: the address reported up, "": none */
     struct dlxc *w;                /* owner */
     struct dlxc_ct *next;          /* next container of the watcher */
 };
@@ -144,9 +145,20 @@ struct dlxc_resync {
     size_t ninfos;
 };
 
-/* One backend with discovery.lxc. */
+/* Where a watcher with no backend reports (lxlb agent): a container runs at
+ * ip (first time, again, or at a new address), or it left (stopping, frozen,
+ * stopped, out of the group). Called on the loop thread, once per change. */
+struct dlxc_sink {
+    void (*up)(void *arg, const char *name, const char *ip);
+    void (*down)(void *arg, const char *name, const char *why);
+    void *arg;                     /* for the callbacks */
+};
+
+/* One backend with discovery.lxc, or one sink. */
 struct dlxc {
-    struct backend *be;            /* whose servers we manage */
+    struct backend *be;            /* whose servers we manage, NULL: sink mode */
+    struct dlxc_sink sink;         /* sink mode: who hears of containers */
+    struct event_base *base;       /* the loop */
     struct dlxc_conf conf;         /* immutable copy */
     struct dmon mon;               /* lxc-monitor -P lxcpath */
     struct dworker *worker;        /* shared worker thread */

@@ -13,7 +13,10 @@
  *
  * Leaving is immediate and needs no worker: STOPPING/FREEZING/FROZEN retire
  * the server (the balancer skips it, sticky clients included) and requests
- * waiting on it are retried elsewhere at once; STOPPED removes it. */
+ * waiting on it are retried elsewhere at once; STOPPED removes it.
+ *
+ * Sink mode (lxlb agent): the same watching with no backend; where a server
+ * would be added, moved, retired or removed, the sink hears "up" or "down". */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fnmatch.h>
@@ -62,7 +65,25 @@ static void dlxc_arm(struct event *ev, uint32_t ms)
     evtimer_add(ev, &tv);
 }
 
-static const char *be_name(const struct dlxc *w) { return w->be->name; }
+static const char *be_name(const struct dlxc *w) { return w->be ? w->be->name : "agent"; }
+
+/* ------------------------------------------------------------ sink mode -- */
+
+static void ct_sink_up(struct dlxc_ct *ct, const char *ip)
+{
+    if (!strcmp(ct->pub_ip, ip))
+        return;
+    snprintf(ct->pub_ip, sizeof(ct->pub_ip), "%s", ip);
+    ct->w->sink.up(ct->w->sink.arg, ct->name, ip);
+}
+
+static void ct_sink_down(struct dlxc_ct *ct, const char *why)
+{
+    if (!ct->pub_ip[0])
+        return;
+    ct->pub_ip[0] = '\0';
+    ct->w->sink.down(ct->w->sink.arg, ct->name, why);
+}
 
 /* ============================================= worker thread: liblxc ==== */
 
@@ -191,7 +212,7 @@ static void ct_drain_cb(evutil_socket_t fd, short what, void *arg);
 static struct dlxc_ct *ct_get(struct dlxc *w, const char *name)
 {
     struct dlxc_ct *ct = ct_find(w, name);
-    struct event_base *base = w->be->px->base;
+    struct event_base *base = w->base;
 
     if (ct)
         return ct;
@@ -227,7 +248,7 @@ oom:
  * same name, source lxc. Kept as is (health, counters, pooled connections). */
 static struct server *dlxc_orphan(const struct dlxc *w, const char *name)
 {
-    struct server *s = be_find_server(w->be, name);
+    struct server *s = w->be ? be_find_server(w->be, name) : NULL;
 
     if (!s || s->source != SRV_SRC_LXC)
         return NULL;
@@ -334,6 +355,10 @@ static void ct_retire(struct dlxc_ct *ct)
 
     ct_stop_waiting(ct);
     ct_kick_stop(ct);
+    if (!ct->w->be) {
+        ct_sink_down(ct, ct->state);
+        return;
+    }
     if (!s || s->retiring)
         return;
     s->retiring = true;
@@ -358,6 +383,8 @@ static void ct_drop_server(struct dlxc_ct *ct, const char *why)
 {
     struct server *s = ct->srv;
 
+    if (!ct->w->be)
+        ct_sink_down(ct, why);
     if (!s)
         return;
     ct_kick_stop(ct);
@@ -422,6 +449,10 @@ static void ct_set_addr(struct dlxc_ct *ct, const char *ip)
     struct conf_addr addr;
     char why[160];
 
+    if (!ct->w->be) {
+        ct_sink_up(ct, ip);
+        return;
+    }
     if (dlxc_make_addr(ct->w, ip, &addr) < 0) {
         log_event(LOG_LVL_WARN, "lxc %s: container %s: bad address '%s'", be_name(ct->w),
                   ct->name, ip);
@@ -487,7 +518,7 @@ static void ct_probe_result(struct dlxc_ct *ct, const struct dlxc_info *info)
     }
     ct_stop_waiting(ct);
     snprintf(text, sizeof(text), "%s:%u", info->ip, w->conf.port);
-    if (!ct->srv || strcmp(ct->srv->addr.text, text))
+    if (w->be ? !ct->srv || strcmp(ct->srv->addr.text, text) : strcmp(ct->pub_ip, info->ip))
         log_event(LOG_LVL_INFO, "lxc %s: container %s has address %s (%lldms after RUNNING)",
                   be_name(w), ct->name, info->ip, (long long)(dlxc_now_ms() - ct->running_ms));
     ct_set_addr(ct, info->ip);
@@ -620,7 +651,7 @@ static void ct_kick_wait_cb(evutil_socket_t fd, short what, void *arg)
 /* Only with active checks: without, the server is up already. */
 static void ct_kick_start(struct dlxc_ct *ct)
 {
-    if (!ct->w->be->conf->health.enabled)
+    if (!ct->w->be || !ct->w->be->conf->health.enabled)
         return;
     ct_kick_stop(ct);
     ct->kick_backoff_ms = DLXC_KICK_MIN_MS;
@@ -647,7 +678,9 @@ static void ct_stopped(struct dlxc_ct *ct, const char *why)
 
 static void ct_thawed(struct dlxc_ct *ct)
 {
-    if (ct->srv && ct->srv->retiring)
+    if (!ct->w->be && !ct->pub_ip[0] && !ct->waiting && !ct->ignored)
+        ct_running(ct); /* reported down when frozen: find its address again */
+    else if (ct->srv && ct->srv->retiring)
         ct_unretire(ct, "container thawed");
 }
 
@@ -731,6 +764,8 @@ static void dlxc_resync_one(struct dlxc *w, const struct dlxc_info *info)
  * container the resync did not find running: nobody else would remove them. */
 static void dlxc_sweep_orphans(struct dlxc *w)
 {
+    if (!w->be)
+        return;
     for (size_t i = w->be->nservers; i-- > 0;) {
         struct server *s = w->be->servers[i];
         if (!dlxc_orphan(w, s->name))
@@ -830,24 +865,22 @@ static int dlxc_copy_conf(struct dlxc_conf *dst, const struct conf_lxc *src)
     return 0;
 }
 
-struct dlxc *dlxc_start(struct backend *be, struct event_base *base, struct dworker *worker,
-                        char *err, size_t errlen)
+/* Common to both modes: w->be or w->sink is set already. */
+static struct dlxc *dlxc_init(struct dlxc *w, const struct conf_lxc *cf, struct event_base *base,
+                              struct dworker *worker, char *err, size_t errlen)
 {
-    struct dlxc *w = calloc(1, sizeof(*w));
     struct timeval every = { DLXC_RESYNC_MS / 1000, 0 };
 
-    if (!w)
-        goto oom;
-    w->be = be;
+    w->base = base;
     w->worker = worker;
-    if (dlxc_copy_conf(&w->conf, &be->conf->lxc) < 0)
+    if (dlxc_copy_conf(&w->conf, cf) < 0)
         goto oom;
     w->resync = event_new(base, -1, EV_PERSIST, dlxc_resync_cb, w);
     w->settle = evtimer_new(base, dlxc_resync_cb, w);
     if (!w->resync || !w->settle || event_add(w->resync, &every) < 0)
         goto oom;
     log_event(LOG_LVL_INFO, "lxc %s: discovering containers in %s (group %s, match %s, "
-              "%s:%u)", be->name, w->conf.lxcpath, w->conf.group ? w->conf.group : "any",
+              "%s:%u)", be_name(w), w->conf.lxcpath, w->conf.group ? w->conf.group : "any",
               w->conf.match, w->conf.interface, w->conf.port);
     /* Last: it calls dlxc_on_restart(), which queues the first resync. */
     if (dmon_start(&w->mon, base, w->conf.lxcpath, dlxc_on_line, dlxc_on_restart, w,
@@ -859,6 +892,33 @@ oom:
 err:
     dlxc_stop(w);
     return NULL;
+}
+
+struct dlxc *dlxc_start(struct backend *be, struct event_base *base, struct dworker *worker,
+                        char *err, size_t errlen)
+{
+    struct dlxc *w = calloc(1, sizeof(*w));
+
+    if (!w) {
+        snprintf(err, errlen, "discovery.lxc: out of memory");
+        return NULL;
+    }
+    w->be = be;
+    return dlxc_init(w, &be->conf->lxc, base, worker, err, errlen);
+}
+
+struct dlxc *dlxc_start_sink(const struct conf_lxc *cf, struct event_base *base,
+                             struct dworker *worker, const struct dlxc_sink *sink,
+                             char *err, size_t errlen)
+{
+    struct dlxc *w = calloc(1, sizeof(*w));
+
+    if (!w) {
+        snprintf(err, errlen, "lxc: out of memory");
+        return NULL;
+    }
+    w->sink = *sink;
+    return dlxc_init(w, cf, base, worker, err, errlen);
 }
 
 void dlxc_stop(struct dlxc *w)

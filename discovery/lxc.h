@@ -9,11 +9,17 @@
 #include "discovery/lxc-t.h"
 
 struct proxy;
+struct conf_lxc;
 
 /* Start watching be->conf->lxc; servers change only on the loop thread.
  * NULL with a reason in err. */
 struct dlxc *dlxc_start(struct backend *be, struct event_base *base, struct dworker *worker,
                         char *err, size_t errlen);
+/* The same watching with no backend: containers of cf are reported to sink
+ * (lxlb agent). NULL with a reason in err. */
+struct dlxc *dlxc_start_sink(const struct conf_lxc *cf, struct event_base *base,
+                             struct dworker *worker, const struct dlxc_sink *sink,
+                             char *err, size_t errlen);
 /* Stop the monitor and free the watcher. The worker must be stopped first
  * (no job may still point here). Servers stay in the backend. */
 void dlxc_stop(struct dlxc *w);

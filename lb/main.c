@@ -15,6 +15,7 @@
 #include <openssl/crypto.h>
 
 #include "conf/conf.h"
+#include "discovery/agent.h"
 #include "lb/log.h"
 #include "lb/notify.h"
 #include "lb/proxy.h"
@@ -237,6 +238,8 @@ int main(int argc, char **argv)
     char err[CONF_ERRLEN];
     int ready_fd = -1, rc;
 
+    if (argc > 1 && !strcmp(argv[1], "agent"))
+        return agent_main(argc - 1, argv + 1); /* lxlb agent ...: no proxy */
     if ((rc = parse_args(argc, argv, &o)))
         return rc;
     log_set_debug(o.debug);

@@ -14,8 +14,7 @@ static bool drop_field(const struct http_head *h, uint32_t i)
 
     if (http_is_hop_by_hop(name, nlen))
         return true;
-    if ((nlen == 14 && !strncasecmp(name, "content-length", 14)) ||
-        (nlen == 17 && !strncasecmp(name, "transfer-encoding", 17)))
+    if (http_is_end_to_end(name, nlen))
         return false;
     for (int c = http_hdr_find(h, "connection", 0); c >= 0;
          c = http_hdr_find(h, "connection", (uint32_t)c + 1))

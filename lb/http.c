@@ -38,6 +38,8 @@ void http_head_free(struct http_head *h)
  * costs a small buffer, a large one is refused with limit_status. */
 static int arena_append(struct http_head *h, const char *at, size_t len, int status)
 {
+    if (len == 0)
+        return 0; /* llhttp may report an empty span at the start of a read */
     if ((size_t)h->len + len > h->max) {
         h->limit_status = status;
         return -1;
@@ -160,16 +162,29 @@ bool http_list_has(const char *v, size_t len, const char *token, size_t tlen)
     return false;
 }
 
+static bool name_in(const char *const *list, const char *name, size_t len)
+{
+    for (const char *const *p = list; *p; p++)
+        if (strlen(*p) == len && !strncasecmp(*p, name, len))
+            return true;
+    return false;
+}
+
+bool http_is_end_to_end(const char *name, size_t len)
+{
+    static const char *const keep[] = { "content-length", "transfer-encoding", "host",
+                                        "x-forwarded-for", "x-forwarded-proto",
+                                        "x-forwarded-host", NULL };
+    return name_in(keep, name, len);
+}
+
 bool http_is_hop_by_hop(const char *name, size_t len)
 {
     /* Transfer-Encoding is hop-by-hop too, but lxlb forwards bodies with their
      * framing untouched, so the framing headers travel with them. */
-    static const char *hop[] = { "connection", "keep-alive", "proxy-connection",
-                                 "te", "upgrade", "trailer", NULL };
-    for (const char **p = hop; *p; p++)
-        if (strlen(*p) == len && !strncasecmp(*p, name, len))
-            return true;
-    return false;
+    static const char *const hop[] = { "connection", "keep-alive", "proxy-connection",
+                                       "te", "upgrade", "trailer", NULL };
+    return name_in(hop, name, len);
 }
 
 const char *http_reason(int status)

@@ -63,6 +63,9 @@ bool http_head_names_valid(const struct http_head *h);
 
 /* Is token (case-insensitive) an element of the comma list v[0..len)? */
 bool http_list_has(const char *v, size_t len, const char *token, size_t tlen);
+/* Fields a client may not make lxlb drop by naming them in Connection:
+ * framing (the body travels as is), Host, and what lxlb itself adds. */
+bool http_is_end_to_end(const char *name, size_t len);
 /* Hop-by-hop for a proxy: never forwarded (RFC 9110 7.6.1). */
 bool http_is_hop_by_hop(const char *name, size_t len);
 

@@ -27,6 +27,11 @@ void sconn_free(struct srv_conn *c)
 {
     if (!c)
         return;
+    /* Freed from inside one of its own callbacks, a bufferevent lives on
+     * until the callback returns and would still write what is queued: a
+     * request head we decided not to send must not leave. */
+    bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+    evbuffer_drain(bufferevent_get_output(c->bev), (size_t)-1);
     bufferevent_free(c->bev);
     srv_unref(c->srv);
     free(c);

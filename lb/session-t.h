@@ -44,6 +44,9 @@ struct txn {
     bool req_done;               /* the whole request reached the server's buffer */
     bool resp_started;           /* response bytes were sent to the client */
     bool resp_head_done;         /* final response head parsed */
+    bool head_done;              /* the request head parsed completely */
+    uint8_t scan;                /* request head line-ending scan state */
+    uint8_t resp_scan;           /* response head line-ending scan state */
     bool resp_keepalive;         /* the server allows reuse */
     bool conn_reused;            /* the request went on a pooled connection */
     struct backend *be;          /* where it was routed */

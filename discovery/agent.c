@@ -199,8 +199,11 @@ static void ag_kept_alive(struct agent *a, const json_t *body)
     const json_t *res = json_object_get(body, "result");
 
     /* An expired lease comes back with no TTL (0): its keys are gone. */
-    if (ejson_int(res, "TTL") > 0)
+    if (ejson_int(res, "TTL") > 0) {
+        log_event(LOG_LVL_DEBUG, "agent: lease %llx kept alive (ttl %llds)",
+                  (unsigned long long)a->lease, (long long)ejson_int(res, "TTL"));
         return;
+    }
     log_event(LOG_LVL_WARN, "agent: lease %llx expired: granting a new one and publishing "
               "everything again", (unsigned long long)a->lease);
     ag_forget_lease(a);
@@ -267,6 +270,8 @@ static void ag_call_done(void *arg, int status, json_t *body, const char *err)
     case AGENT_OP_PUT: ag_put_done(a, ct); break;
     case AGENT_OP_DELETE: ag_delete_done(a, ct); break;
     case AGENT_OP_REVOKE_OLD:
+        log_event(LOG_LVL_INFO, "agent: old lease %llx revoked: keys of containers that "
+                  "left during the break are gone", (unsigned long long)a->old[0]);
         memmove(&a->old[0], &a->old[1], (AGENT_OLD_MAX - 1) * sizeof(a->old[0]));
         a->nold--;
         break;

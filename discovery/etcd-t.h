@@ -96,7 +96,6 @@ struct detcd {
     enum detcd_phase phase;
     struct ecall *call;            /* the range or watch in flight, NULL: none */
     int64_t rev;                   /* etcd revision the servers reflect */
-    bool synced;                   /* one range read applied since start */
     struct event *retry;           /* timer: reconnect after a failure */
     uint32_t backoff_ms;           /* next reconnect delay: 100 ms doubling to 2 s */
     int64_t lost_ms;               /* monotonic ms the watch broke, 0: not broken */

@@ -379,7 +379,6 @@ static void detcd_range_done(void *arg, int status, json_t *body, const char *er
         log_event(LOG_LVL_INFO, "etcd %s: %zu keys under %s at revision %lld (%s)", be_name(w),
                   json_array_size(kvs), w->prefix, (long long)w->rev, ecl_url(&w->cl));
     w->lost_ms = 0;
-    w->synced = true;
     w->backoff_ms = DETCD_BACKOFF_MIN_MS;
     detcd_watch(w);
 }

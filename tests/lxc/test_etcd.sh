@@ -7,6 +7,8 @@
 #   - containers of both nodes serve; the same container name on both nodes
 #     gives two servers, node1/web1 and node2/web1; another group never serves;
 #   - first endpoints dead: agents and balancer fail over to the next one;
+#   - lxc-freeze takes a container's key (and server) away, lxc-unfreeze
+#     brings it back; SIGHUP: the servers are adopted, none removed or re-added;
 #   - a container started later joins (time printed); a stopped one leaves
 #     within a second (measured);
 #   - an agent killed with SIGKILL: its servers go when its lease (ttl 3 s)
@@ -239,6 +241,28 @@ ck=$(curl -s -D - -o /dev/null -b "SRV=node2/web1" "$URL" | tr -d '\r' | sed -n 
 tb_check "cookie SRV=node2/web1 sticks to node2/web1 (got: $ck)" test "$ck" = node2/web1
 tb_check "log: agents failed over from the dead endpoint" \
     grep -q "etcd back on $EURL" "$TB_RUN/agent-node1.log"
+
+# ----------------------------------------------------------- freeze/thaw ----
+before=$(log_count "server web/node2/web1 removed")
+lxc-freeze -P "$N2" -n web1
+ms=$(wait_log "server web/node2/web1 removed" "$before" 5)
+tb_check "lxc-freeze node2/web1: its key goes, server removed (${ms}ms)" test "$ms" -ge 0 -a "$ms" -le 1000
+lxc-unfreeze -P "$N2" -n web1
+ms=$(tb_wait_served "$URL" node2/web1 10)
+tb_check "lxc-unfreeze: node2/web1 serves again (${ms}ms)" test "$ms" -ge 0
+
+# ---------------------------------------------------------------- reload ----
+# The new generation's watcher adopts the servers by name at its first read.
+mark=$(wc -l <"$LOG")
+kill -HUP "$TB_LXLB_PID"
+for _ in $(seq 50); do tail -n +"$mark" "$LOG" | grep -q "reload done" && break; sleep 0.1; done
+sleep 0.5
+tb_check "SIGHUP: reload done" bash -c "tail -n +$mark '$LOG' | grep -q 'reload done'"
+tb_check "the reload removed and re-added no etcd server" \
+    bash -c "! tail -n +$mark '$LOG' | grep -Eq 'server web/node[12]/[a-z0-9]+ (removed|joined)'"
+got=$(served_set "$URL" 12)
+tb_check "after the reload the three still serve (got: $got)" \
+    test "$got" = "node1/web1 node1/web2 node2/web1"
 
 # ---------------------------------------------------------------- join ------
 before=$(log_count "server web/node2/web3 joined")

@@ -64,6 +64,9 @@ struct conf_tls {
     bool enabled;           /* false when "tls" is absent */
     struct conf_cert *certs; /* [0] is the default ("cert"/"key"), then "certs" */
     size_t ncerts;          /* entries in certs, >= 1 when enabled */
+    void *loaded;           /* the certificates in memory (lb/tls.c's struct tls_ctx),
+                             * NULL until tls_conf_load(); conf never looks inside */
+    void (*loaded_free)(void *); /* releases loaded when the generation is freed */
 };
 
 struct conf_header {

@@ -1213,6 +1213,8 @@ static void conf_free_frontend(struct conf_frontend *f)
         free(f->tls.certs[i].key);
     }
     free(f->tls.certs);
+    if (f->tls.loaded_free) /* set by lb/tls.c: conf itself links no OpenSSL */
+        f->tls.loaded_free(f->tls.loaded);
     free(f->default_backend);
     for (size_t i = 0; i < f->nset_headers; i++) {
         free(f->set_headers[i].name);

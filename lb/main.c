@@ -20,6 +20,7 @@
 #include "lb/notify.h"
 #include "lb/proxy.h"
 #include "lb/reload.h"
+#include "lb/tls.h"
 
 #ifndef LXLB_VERSION
 #define LXLB_VERSION "dev"
@@ -254,6 +255,13 @@ int main(int argc, char **argv)
     free(abs); /* conf keeps its own copy of the path */
     if (!c) {
         print_errors(err);
+        return 1;
+    }
+    /* Certificates are part of the configuration: -c checks them too, and a
+     * bad one stops the start before anything is bound. */
+    if (tls_conf_load(c, err, sizeof(err)) < 0) {
+        print_errors(err);
+        conf_unref(c);
         return 1;
     }
     if (o.check) {

@@ -15,12 +15,15 @@ struct backend;
 struct session;
 struct txn;
 struct reload;
+struct tls_ctx;
 
 struct frontend {
     char *name;                        /* from conf, owned */
     const struct conf_frontend *conf;  /* its section in gen */
     struct conf *gen;                  /* the generation conf points into (referenced) */
     struct backend *backend;           /* default_backend (referenced) */
+    struct tls_ctx *tls;               /* certificates of gen (lb/tls.c, referenced),
+                                        * NULL: plain HTTP */
     struct proxy *px;                  /* owner */
     uint32_t refcnt;                   /* proxy list + sessions: a frontend removed by a
                                         * reload lives until its connections end */

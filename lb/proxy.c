@@ -22,6 +22,7 @@
 #include "lb/reload.h"
 #include "lb/server.h"
 #include "lb/session.h"
+#include "lb/tls.h"
 
 #define ACCEPT_RETRY_MS 100 /* pause after EMFILE before accepting again */
 
@@ -181,6 +182,12 @@ struct frontend *fe_new(struct proxy *px, struct conf *gen, const struct conf_fr
 void fe_update(struct frontend *fe, struct conf *gen, const struct conf_frontend *cf,
                struct backend *be)
 {
+    /* Loaded with gen (off the loop); open TLS connections keep the old one. */
+    struct tls_ctx *tls = tls_ref(cf->tls.loaded);
+
+    tls_keep_tickets(tls, fe->tls); /* tickets issued before a reload still resume */
+    tls_unref(fe->tls);
+    fe->tls = tls;
     conf_ref(gen);
     conf_unref(fe->gen);
     fe->gen = gen;
@@ -197,6 +204,7 @@ void fe_unref(struct frontend *fe)
     if (--fe->refcnt > 0)
         return;
     be_unref(fe->backend);
+    tls_unref(fe->tls);
     conf_unref(fe->gen);
     free(fe->name);
     free(fe);

@@ -26,6 +26,7 @@
 #include "lb/proxy.h"
 #include "lb/reload.h"
 #include "lb/server.h"
+#include "lb/tls.h"
 
 struct reload {
     struct proxy *px;     /* owner */
@@ -55,6 +56,12 @@ static void *reload_worker(void *arg)
     struct reload_job *job = arg;
 
     job->conf = conf_load(job->path, job->err, sizeof(job->err));
+    /* Certificates are files too: read here, off the loop. A bad one rejects
+     * the reload like an invalid file; the running generation keeps serving. */
+    if (job->conf && tls_conf_load(job->conf, job->err, sizeof(job->err)) < 0) {
+        conf_unref(job->conf);
+        job->conf = NULL;
+    }
     if (write(job->fd, &job, sizeof(job)) != sizeof(job)) {
         /* the loop is gone (exiting): nobody wants the result */
         conf_unref(job->conf);

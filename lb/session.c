@@ -33,6 +33,7 @@
 #include "lb/proxy.h"
 #include "lb/server.h"
 #include "lb/session.h"
+#include "lb/tls.h"
 
 #define BUF_HIGH (64 * 1024)   /* bytes queued per direction before backpressure */
 #define TXN_CACHE_MAX 256      /* recycled transactions kept */
@@ -210,16 +211,17 @@ static void sess_log(struct session *s, const struct txn *t)
     long tr = t->t_resp_us < 0 || t->t_connect_us < 0
                   ? -1 : (long)((t->t_resp_us - t->t_connect_us) / 1000);
     long tt = (long)((end - t->t_start_us) / 1000);
-    char date[32];
+    char date[32], tls[96];
 
     if (!log_access_enabled())
         return;
     log_access_date(date, sizeof(date));
-    log_access("%s [%s] %s %s/%s %d %llu %ld/%ld/%ld/%ld \"%s %.*s HTTP/%u.%u\"", s->client,
+    log_access("%s [%s] %s %s/%s %d %llu %ld/%ld/%ld/%ld \"%s %.*s HTTP/%u.%u\"%s", s->client,
                date, s->fe->name, t->be ? t->be->name : "-", t->srv ? t->srv->name : "-",
                t->status, (unsigned long long)t->bytes_out, tq, tc, tr, tt,
                t->req.target_len || t->t_head_us ? method : "-", (int)t->req.target_len,
-               t->req.buf ? t->req.buf + t->req.target : "", t->req_major, t->req_minor);
+               t->req.buf ? t->req.buf + t->req.target : "", t->req_major, t->req_minor,
+               tls_log_suffix(s->bev, tls, sizeof(tls)));
 }
 
 /* ---------------------------------------------------------------- errors */
@@ -1002,16 +1004,33 @@ static void client_name(struct session *s, const struct sockaddr *sa)
         snprintf(s->client, sizeof(s->client), "%s:%u", ip, port);
 }
 
+/* TLS: until the handshake is done, its outcome is the only event. */
+static void client_handshake_cb(struct bufferevent *bev, short what, void *arg)
+{
+    struct session *s = arg;
+
+    if (what & BEV_EVENT_CONNECTED) {
+        bufferevent_setcb(bev, client_read_cb, client_write_cb, client_event_cb, s);
+        arm_timer(s, tmo(s)->http_request_ms); /* the request can start coming now */
+        return;
+    }
+    tls_log_failure(bev, what, s->fe->name, s->client);
+    sess_free(s);
+}
+
 void sess_accept(struct frontend *fe, evutil_socket_t fd, const struct sockaddr *sa, int salen)
 {
     struct proxy *px = fe->px;
     struct session *s = calloc(1, sizeof(*s));
     struct timeval ctv = ms_tv(px->conf->timeout.client_ms);
+    bool tls = fe->conf->tls.enabled;
 
     (void)salen;
     if (!s)
         goto err;
-    s->bev = bufferevent_socket_new(px->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    /* A TLS frontend whose certificates are not loaded closes: never plain text. */
+    s->bev = tls ? tls_bev_new(fe->tls, px->base, fd)
+                 : bufferevent_socket_new(px->base, fd, BEV_OPT_CLOSE_ON_FREE);
     s->timer = evtimer_new(px->base, sess_timer_cb, s);
     if (!s->bev || !s->timer)
         goto err;
@@ -1025,12 +1044,14 @@ void sess_accept(struct frontend *fe, evutil_socket_t fd, const struct sockaddr 
     client_name(s, sa);
     llhttp_init(&s->parser, HTTP_REQUEST, &req_settings);
     s->parser.data = s;
-    bufferevent_setcb(s->bev, client_read_cb, client_write_cb, client_event_cb, s);
+    bufferevent_setcb(s->bev, client_read_cb, client_write_cb,
+                      tls ? client_handshake_cb : client_event_cb, s);
     bufferevent_setwatermark(s->bev, EV_READ, 0, BUF_HIGH);
     bufferevent_setwatermark(s->bev, EV_WRITE, BUF_HIGH / 4, 0);
     bufferevent_set_timeouts(s->bev, NULL, &ctv); /* a client that stops reading */
     bufferevent_enable(s->bev, EV_READ);
-    arm_timer(s, px->conf->timeout.http_request_ms);
+    /* With TLS this first deadline is the handshake's (timeout.client). */
+    arm_timer(s, tls ? px->conf->timeout.client_ms : px->conf->timeout.http_request_ms);
     s->next = px->sessions;
     if (px->sessions)
         px->sessions->prev = s;

@@ -589,5 +589,10 @@ case "$ONLY" in *d*) idle_scenario ;; esac
 case "$ONLY" in *e*) for m in $FAIL_MODES; do fail_scenario "$m"; done ;; esac
 case "$ONLY" in *p*) profile ;; esac
 echo "elapsed=$((SECONDS - T0))" >>"$OUT/meta.env"
-/usr/bin/python3 "$here/report.py" "$OUT" "$here" || log "report failed"
+# The small text inputs of the report, so that it can be redone by hand:
+#   /usr/bin/python3 bench/report.py bench/last-run bench
+rm -rf "$here/last-run"; mkdir -p "$here/last-run"
+cp "$OUT"/*.tsv "$OUT"/*.env "$here/last-run/"
+cp "$OUT"/callgrind-*.txt "$OUT"/callgrind-*.meta "$OUT"/strace-* "$here/last-run/" 2>/dev/null
+/usr/bin/python3 "$here/report.py" "$here/last-run" "$here" || log "report failed"
 log "done in $((SECONDS - T0)) s: bench/RESULTS.md, bench/results.png"

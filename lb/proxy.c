@@ -25,6 +25,7 @@
 #include "lb/tls.h"
 
 #define ACCEPT_RETRY_MS 100 /* pause after EMFILE before accepting again */
+#define LISTEN_BACKLOG 4096 /* connections the kernel queues for us */
 
 /* ------------------------------------------------------------- listeners */
 
@@ -121,7 +122,6 @@ struct listener *listener_open(struct proxy *px, struct frontend *fe,
                                const struct conf_addr *addr, char *err, size_t errlen)
 {
     struct listener *l = calloc(1, sizeof(*l));
-    uint32_t maxconn = px->conf->global.maxconn;
     char why[256];
 
     if (!l) {
@@ -130,8 +130,9 @@ struct listener *listener_open(struct proxy *px, struct frontend *fe,
     }
     l->fe = fe;
     l->addr = *addr;
-    if ((l->fd = listen_fd(&l->addr, maxconn < 4096 ? (int)maxconn : 4096, why,
-                           sizeof(why))) < 0) {
+    /* A deep backlog: at maxconn, new clients wait there (the kernel caps it
+     * at net.core.somaxconn) instead of having their SYNs dropped. */
+    if ((l->fd = listen_fd(&l->addr, LISTEN_BACKLOG, why, sizeof(why))) < 0) {
         snprintf(err, errlen, "frontend %s: %s", fe->name, why);
         free(l);
         return NULL;

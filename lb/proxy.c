@@ -118,8 +118,8 @@ static void accept_error_cb(struct evconnlistener *evl, void *arg)
 
 /* ------------------------------------------------------------ listeners */
 
-struct listener *listener_open(struct proxy *px, struct frontend *fe,
-                               const struct conf_addr *addr, char *err, size_t errlen)
+struct listener *listener_open(struct frontend *fe, const struct conf_addr *addr, char *err,
+                               size_t errlen)
 {
     struct listener *l = calloc(1, sizeof(*l));
     char why[256];
@@ -261,7 +261,7 @@ static int build_frontend(struct proxy *px, const struct conf_frontend *cf, char
     }
     px->frontends[px->nfrontends++] = fe;
     for (size_t i = 0; i < cf->nbinds; i++) {
-        struct listener *l = listener_open(px, fe, &cf->binds[i], err, errlen);
+        struct listener *l = listener_open(fe, &cf->binds[i], err, errlen);
         if (!l)
             return -1;
         l->next = px->listeners;

@@ -37,8 +37,8 @@ void fe_ref(struct frontend *fe);
 void fe_unref(struct frontend *fe);
 
 /* Bind addr for fe (not yet accepting). NULL with a reason. */
-struct listener *listener_open(struct proxy *px, struct frontend *fe,
-                               const struct conf_addr *addr, char *err, size_t errlen);
+struct listener *listener_open(struct frontend *fe, const struct conf_addr *addr, char *err,
+                               size_t errlen);
 /* Start accepting on px->base. */
 int listener_attach(struct proxy *px, struct listener *l);
 void listener_close(struct listener *l);

@@ -335,7 +335,7 @@ static int open_fresh(struct proxy *px, const struct conf *nc, struct listener *
                 running |= conf_addr_same(&l->addr, &cf->binds[k]);
             if (running)
                 continue;
-            struct listener *l = listener_open(px, &named, &cf->binds[k], err, errlen);
+            struct listener *l = listener_open(&named, &cf->binds[k], err, errlen);
             if (!l)
                 goto err;
             l->fe = NULL;

@@ -196,8 +196,8 @@ static int sess_close_after_flush(struct session *s)
     drop_server_conn(s);
     bufferevent_disable(s->bev, EV_READ);
     if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
-        return sess_linger(s);
-    return 0;
+        sess_linger(s);
+    return -1; /* the transaction is over: callers must stop */
 }
 
 /* ------------------------------------------------------------------ logs */
@@ -211,16 +211,22 @@ static void sess_log(struct session *s, const struct txn *t)
     long tr = t->t_resp_us < 0 || t->t_connect_us < 0
                   ? -1 : (long)((t->t_resp_us - t->t_connect_us) / 1000);
     long tt = (long)((end - t->t_start_us) / 1000);
-    char date[32], tls[96];
+    char date[32], tls[96], version[16] = "";
 
     if (!log_access_enabled())
         return;
+    /* A head that never parsed has no method or version worth printing:
+     * HAProxy's <BADREQ>, rather than llhttp's defaults. */
+    if (t->head_done)
+        snprintf(version, sizeof(version), " HTTP/%u.%u", t->req_major, t->req_minor);
+    else
+        method = "<BADREQ>";
     log_access_date(date, sizeof(date));
-    log_access("%s [%s] %s %s/%s %d %llu %ld/%ld/%ld/%ld \"%s %.*s HTTP/%u.%u\"%s", s->client,
+    log_access("%s [%s] %s %s/%s %d %llu %ld/%ld/%ld/%ld \"%s%s%.*s%s\"%s", s->client,
                date, s->fe->name, t->be ? t->be->name : "-", t->srv ? t->srv->name : "-",
-               t->status, (unsigned long long)t->bytes_out, tq, tc, tr, tt,
-               t->req.target_len || t->t_head_us ? method : "-", (int)t->req.target_len,
-               t->req.buf ? t->req.buf + t->req.target : "", t->req_major, t->req_minor,
+               t->status, (unsigned long long)t->bytes_out, tq, tc, tr, tt, method,
+               t->head_done ? " " : "", t->head_done ? (int)t->req.target_len : 0,
+               t->req.buf ? t->req.buf + t->req.target : "", version,
                tls_log_suffix(s->bev, tls, sizeof(tls)));
 }
 
@@ -259,7 +265,36 @@ static int sess_error(struct session *s, int status)
 /* Feed the parser with the buffer's bytes. Returns how many it consumed;
  * *err is HPE_OK (all consumed), HPE_PAUSED (stopped at a message boundary
  * we asked for) or a parse error. */
-static size_t feed(llhttp_t *p, struct evbuffer *in, llhttp_errno_t *err)
+/* Line endings in a head must be CRLF, and no line may start with white
+ * space (obs-fold). llhttp 8 accepts both; a proxy that forwards what the
+ * server may read differently is how requests get smuggled. *st carries the
+ * last bytes seen across reads. */
+enum { SCAN_CR = 1, SCAN_CRLF = 2 };
+
+static bool head_bytes_ok(uint8_t *st, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (c == '\n') {
+            if (!(*st & SCAN_CR))
+                return false; /* bare LF */
+            *st = SCAN_CRLF;
+            continue;
+        }
+        if (*st & SCAN_CR)
+            return false; /* bare CR */
+        if ((*st & SCAN_CRLF) && (c == ' ' || c == '\t'))
+            return false; /* obs-fold */
+        *st = c == '\r' ? SCAN_CR : 0;
+    }
+    return true;
+}
+
+/* Feed the parser with the buffer's bytes. Returns how many it consumed;
+ * *err is HPE_OK (all consumed), HPE_PAUSED (stopped at a message boundary
+ * we asked for) or a parse error. With scan, the consumed bytes must also
+ * pass head_bytes_ok (HPE_CR_EXPECTED otherwise). */
+static size_t feed_scan(llhttp_t *p, struct evbuffer *in, llhttp_errno_t *err, uint8_t *scan)
 {
     struct evbuffer_iovec v[16];
     int n = evbuffer_peek(in, -1, NULL, v, 16);
@@ -268,16 +303,24 @@ static size_t feed(llhttp_t *p, struct evbuffer *in, llhttp_errno_t *err)
     *err = HPE_OK;
     for (int i = 0; i < n && i < 16; i++) {
         llhttp_errno_t e = llhttp_execute(p, v[i].iov_base, v[i].iov_len);
-        if (e == HPE_OK) {
-            used += v[i].iov_len;
-            continue;
-        }
+        size_t take = v[i].iov_len;
         if (e == HPE_PAUSED)
-            used += (size_t)(llhttp_get_error_pos(p) - (const char *)v[i].iov_base);
-        *err = e;
-        break;
+            take = (size_t)(llhttp_get_error_pos(p) - (const char *)v[i].iov_base);
+        if (scan && (e == HPE_OK || e == HPE_PAUSED) && !head_bytes_ok(scan, v[i].iov_base, take))
+            e = HPE_CR_EXPECTED;
+        if (e == HPE_OK || e == HPE_PAUSED)
+            used += take;
+        if (e != HPE_OK) {
+            *err = e;
+            break;
+        }
     }
     return used;
+}
+
+static size_t feed(llhttp_t *p, struct evbuffer *in, llhttp_errno_t *err)
+{
+    return feed_scan(p, in, err, NULL);
 }
 
 static int on_req_target(llhttp_t *p, const char *at, size_t len)
@@ -404,6 +447,49 @@ static enum cookie_req_action cookie_action(const struct conf_cookie *ck)
     return COOKIE_REQ_KEEP;
 }
 
+/* What llhttp lets through but a front end must not: anything that could
+ * make lxlb and the server see different requests. 0 when acceptable. */
+static int request_head_status(const struct txn *t, const llhttp_t *p)
+{
+    const struct http_head *h = &t->req;
+
+    if (p->http_major != 1 || p->http_minor > 1)
+        return 400; /* HTTP/0.9, 2.0 and the like have no business here */
+    if (p->flags & F_TRANSFER_ENCODING && (!(p->flags & F_CHUNKED) || p->http_minor == 0))
+        return 400; /* RFC 9112 6.1: no framing we can trust */
+    if (!http_head_names_valid(h))
+        return 400;
+    for (uint32_t i = 0; i < h->target_len; i++) {
+        unsigned char c = (unsigned char)h->buf[h->target + i];
+        if (c <= 0x20 || c >= 0x7f)
+            return 400; /* controls, spaces and raw 8-bit in the target */
+    }
+    if (t->method == HTTP_CONNECT)
+        return 405;
+    int host = http_hdr_find(h, "host", 0);
+    if (host >= 0 && http_hdr_find(h, "host", (uint32_t)host + 1) >= 0)
+        return 400;
+    if (host < 0 && p->http_minor == 1)
+        return 400;
+    return 0;
+}
+
+/* The body bytes that came with the head are checked before the head goes
+ * anywhere: a malformed body (bad chunk sizes, a smuggled request behind a
+ * bad chunk) then never reaches a server in part. A probe copy of the parser
+ * runs over them; the real one starts when the server is there. */
+static bool body_prefix_ok(struct session *s)
+{
+    static const llhttp_settings_t probe_settings = { .on_message_complete = on_pause };
+    llhttp_t probe = s->parser;
+    llhttp_errno_t err;
+
+    probe.settings = (void *)&probe_settings;
+    llhttp_resume(&probe);
+    feed(&probe, bufferevent_get_input(s->bev), &err);
+    return err == HPE_OK || err == HPE_PAUSED;
+}
+
 /* A request head is complete: check it and route it. */
 static int sess_on_head(struct session *s)
 {
@@ -420,18 +506,12 @@ static int sess_on_head(struct session *s)
     be_ref(t->be);
     s->fe->requests++;
     t->be->total_requests++;
+    t->head_done = true;
     evtimer_del(s->timer);
 
-    if ((p->flags & F_TRANSFER_ENCODING && !(p->flags & F_CHUNKED)) ||
-        !http_head_names_valid(&t->req))
-        return sess_error(s, 400);
-    if (t->method == HTTP_CONNECT)
-        return sess_error(s, 405);
-    int host = http_hdr_find(&t->req, "host", 0);
-    if (host >= 0 && http_hdr_find(&t->req, "host", (uint32_t)host + 1) >= 0)
-        return sess_error(s, 400);
-    if (host < 0 && t->req_major == 1 && t->req_minor >= 1)
-        return sess_error(s, 400);
+    int bad = request_head_status(t, p);
+    if (bad || (t->req_body != BODY_NONE && !body_prefix_ok(s)))
+        return sess_error(s, bad ? bad : 400);
 
     s->keepalive = t->req_keepalive && !t->be->conf->http_close && !s->px->stopping;
     t->retries_left = (int)t->be->conf->retries;
@@ -474,7 +554,7 @@ static int sess_parse_head(struct session *s)
             arm_timer(s, tmo(s)->http_request_ms);
     }
     while (evbuffer_get_length(in) > 0) {
-        size_t used = feed(&s->parser, in, &err);
+        size_t used = feed_scan(&s->parser, in, &err, &s->txn->scan);
         s->fe->bytes_in += used;
         evbuffer_drain(in, used);
         if (err == HPE_PAUSED)
@@ -672,7 +752,8 @@ static int sess_on_resp_head(struct session *s)
     struct evbuffer *out = bufferevent_get_output(s->bev);
     size_t before = evbuffer_get_length(out);
 
-    if (status == 101 || !http_head_names_valid(&t->resp)) {
+    if (status == 101 || status < 100 || status > 599 || p->http_major != 1 ||
+        p->http_minor > 1 || !http_head_names_valid(&t->resp)) {
         t->srv->failures++;
         return sess_error(s, 502); /* lxlb never asks for an upgrade */
     }
@@ -750,7 +831,7 @@ static int sess_forward_resp(struct session *s)
 
     while (evbuffer_get_length(in) > 0) {
         if (!t->resp_head_done) {
-            size_t used = feed(&s->sc->parser, in, &err);
+            size_t used = feed_scan(&s->sc->parser, in, &err, &t->resp_scan);
             evbuffer_drain(in, used);
             t->srv->bytes_in += used;
             if (err == HPE_PAUSED) {

@@ -484,6 +484,7 @@ int proxy_reload(struct proxy *px, struct conf *nc, char *err, size_t errlen)
         if (px->backends[i])
             restart_checks(px->backends[i], health_changed[i]);
     free(health_changed);
+    /* admin_start keeps its socket when the bind is unchanged. */
     if (admin_start(px, err, errlen) < 0)
         log_event(LOG_LVL_ERR, "reload: admin endpoint: %s", err);
     if (discovery_start(px, err, errlen) < 0)
@@ -491,7 +492,6 @@ int proxy_reload(struct proxy *px, struct conf *nc, char *err, size_t errlen)
     proxy_check_accept(px);
     log_event(LOG_LVL_INFO,
               "reload done: frontends +%d -%d, backends +%d -%d, servers +%d -%d, "
-    /* admin_start keeps its socket when the bind is unchanged. */
               "listeners +%d -%d",
               st.fe_added, st.fe_removed, st.be_added, st.be_removed, st.srv_added,
               st.srv_removed, st.lis_added, st.lis_removed);

@@ -5,7 +5,8 @@
 # very same backends: a fast static nginx on loopback (so the proxy, not the
 # backend, is the bottleneck) and two Apache containers in LXC (the seed
 # scenario, via tests/lxc/lib.sh). Needs root. Writes bench/RESULTS.md (the
-# part between the BEGIN/END markers), bench/results.png and bench/results.tsv.
+# part between the BEGIN/END markers), bench/results.png and bench/results.tsv
+# (a full run, or --write; --quick/--only runs report into their work dir).
 #
 # Scenarios (LIST is a comma list of these letters, default all):
 #   a  keep-alive, static backend          b  keep-alive, two Apache containers
@@ -22,12 +23,13 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
-QUICK=0 ONLY=abcdep PROFILE=1 BIN=
+QUICK=0 ONLY=abcdep PROFILE=1 BIN= WRITE=
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) QUICK=1 ;;
         --only) ONLY=${2//,/}; shift ;;
         --no-profile) PROFILE=0 ;;
+        --write) WRITE=1 ;;
         -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "bench: unknown option $1" >&2; exit 2 ;;
         *) BIN=$1 ;;
@@ -589,10 +591,14 @@ case "$ONLY" in *d*) idle_scenario ;; esac
 case "$ONLY" in *e*) for m in $FAIL_MODES; do fail_scenario "$m"; done ;; esac
 case "$ONLY" in *p*) profile ;; esac
 echo "elapsed=$((SECONDS - T0))" >>"$OUT/meta.env"
-# The small text inputs of the report, so that it can be redone by hand:
+# Only a full run (or --write) replaces bench/RESULTS.md; --quick and --only
+# runs report into the work directory. The small text inputs of the report
+# are kept, so that it can be redone by hand:
 #   /usr/bin/python3 bench/report.py bench/last-run bench
-rm -rf "$here/last-run"; mkdir -p "$here/last-run"
-cp "$OUT"/*.tsv "$OUT"/*.env "$here/last-run/"
-cp "$OUT"/callgrind-*.txt "$OUT"/callgrind-*.meta "$OUT"/strace-* "$here/last-run/" 2>/dev/null
-/usr/bin/python3 "$here/report.py" "$here/last-run" "$here" || log "report failed"
-log "done in $((SECONDS - T0)) s: bench/RESULTS.md, bench/results.png"
+[ -z "$WRITE" ] && [ "$QUICK" = 0 ] && [ "$ONLY" = abcdep ] && WRITE=1
+if [ "$WRITE" = 1 ]; then DEST=$here; else DEST=$W/report; BENCH_KEEP=1; fi
+rm -rf "$DEST/last-run"; mkdir -p "$DEST/last-run"
+cp "$OUT"/*.tsv "$OUT"/*.env "$DEST/last-run/"
+cp "$OUT"/callgrind-*.txt "$OUT"/callgrind-*.meta "$OUT"/strace-* "$DEST/last-run/" 2>/dev/null
+/usr/bin/python3 "$here/report.py" "$DEST/last-run" "$DEST" || log "report failed"
+log "done in $((SECONDS - T0)) s: $DEST/RESULTS.md, $DEST/results.png"

@@ -1,6 +1,6 @@
 /* health/health.h - active HTTP checks. Writes a server's health state only
  * through srv_set_health(); the passive side (real-traffic connect failures)
- * is srv_connect_failed() in lb/server.c. The pure state machine and parser
+ * is srv_traffic_failed() in lb/server.c. The pure state machine and parser
  * are in health/check.h. */
 #ifndef LXLB_HEALTH_H
 #define LXLB_HEALTH_H

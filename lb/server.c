@@ -8,6 +8,7 @@
 #include "lb/log.h"
 #include "lb/pool.h"
 #include "lb/server.h"
+#include "lb/session.h"
 
 static int64_t now_ms(void)
 {
@@ -95,8 +96,13 @@ void srv_set_health(struct server *s, enum srv_health h, const char *reason)
     s->state_since_ms = now_ms();
     s->consec_fails = 0;
     /* A server that went down may have stale idle connections. */
-    if (h == SRV_HEALTH_DOWN)
+    if (h == SRV_HEALTH_DOWN) {
         pool_flush(s);
+        /* Requests still connecting to it would wait for their timeout: a
+         * vanished container's address stalls a connect for seconds. */
+        if (s->backend && s->backend->px)
+            sess_server_lost(s->backend->px, s);
+    }
 }
 
 void srv_set_admin(struct server *s, enum srv_admin a, const char *reason)
@@ -111,7 +117,7 @@ void srv_set_admin(struct server *s, enum srv_admin a, const char *reason)
         pool_flush(s);
 }
 
-void srv_connect_failed(struct server *s, const char *why)
+void srv_traffic_failed(struct server *s, const char *why)
 {
     const struct conf_health *hc = s->backend ? &s->backend->conf->health : NULL;
 
@@ -120,10 +126,10 @@ void srv_connect_failed(struct server *s, const char *why)
     /* Without active checks nothing would bring it back: only count. */
     if (hc && hc->enabled && s->health == SRV_HEALTH_UP && s->consec_fails >= hc->fall) {
         char reason[160];
-        snprintf(reason, sizeof(reason), "%u connection failures in a row (%s)",
+        snprintf(reason, sizeof(reason), "%u failures in a row from real traffic (%s)",
                  s->consec_fails, why);
         srv_set_health(s, SRV_HEALTH_DOWN, reason);
     }
 }
 
-void srv_connect_ok(struct server *s) { s->consec_fails = 0; }
+void srv_traffic_ok(struct server *s) { s->consec_fails = 0; }

@@ -27,9 +27,12 @@ static inline bool srv_usable_sticky(const struct server *s)
 
 void srv_set_health(struct server *s, enum srv_health h, const char *reason);
 void srv_set_admin(struct server *s, enum srv_admin a, const char *reason);
-/* Real traffic: a connect to s failed (refused, unreachable, timeout). */
-void srv_connect_failed(struct server *s, const char *why);
-void srv_connect_ok(struct server *s);
+/* Passive health, from real traffic: a connect failed (refused, unreachable,
+ * timeout) or a request got nothing back (connection reset, closed, timed
+ * out). fall of them in a row mark s down at once, when checks can bring it
+ * back. An answer resets the count. */
+void srv_traffic_failed(struct server *s, const char *why);
+void srv_traffic_ok(struct server *s);
 
 const char *srv_health_name(enum srv_health h);
 const char *srv_admin_name(enum srv_admin a);

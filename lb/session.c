@@ -703,10 +703,10 @@ static int sess_connect_failed(struct session *s, const char *why)
     struct txn *t = s->txn;
     struct server *srv = t->srv;
 
-    srv_connect_failed(srv, why);
     log_event(LOG_LVL_DEBUG, "connect to %s/%s (%s) failed: %s", t->be->name, srv->name,
               srv->addr.text, why);
-    drop_server_conn(s);
+    drop_server_conn(s); /* first: a server going down rescues the sessions still on it */
+    srv_traffic_failed(srv, why);
     if (t->retries_left-- <= 0)
         return sess_error(s, 503);
     if (!t->be->conf->redispatch && srv_usable(srv) && !srv->removed)
@@ -770,6 +770,7 @@ static int sess_on_resp_head(struct session *s)
     }
     t->t_resp_us = now_us(s);
     t->resp_head_done = true;
+    srv_traffic_ok(t->srv);
     t->status = status;
     t->resp_body = response_body(p, t->method);
     t->resp_keepalive = llhttp_should_keep_alive(p) && t->resp_body != BODY_EOF &&
@@ -894,6 +895,36 @@ static void srv_write_cb(struct bufferevent *bev, void *arg)
 }
 
 /* The server closed or failed after the connection was up. */
+/* The server connection ended (closed, reset, timed out) and nothing came
+ * back. On a fresh connection that counts against the server. On a pooled
+ * one it does not: a busy Apache closes idle keep-alive connections, and a
+ * request written just then meets a close or a reset; counting those took
+ * a healthy server down under load. An idempotent request without a body
+ * cannot have been half-done: it goes again, on a new connection to the
+ * same server after a pooled one was closed under it, elsewhere when the
+ * server itself is in doubt. */
+static int sess_nothing_back(struct session *s, short what)
+{
+    struct txn *t = s->txn;
+    struct server *srv = t->srv;
+    bool timeout = what & BEV_EVENT_TIMEOUT;
+    bool replayable = idempotent(t->method) && t->req_body == BODY_NONE;
+
+    drop_server_conn(s);
+    if (!t->conn_reused || timeout)
+        srv_traffic_failed(srv, timeout ? "no answer in time" : "closed before answering");
+    if (timeout)
+        return sess_error(s, 504);
+    if (!replayable)
+        return sess_error(s, 502);
+    if (t->conn_reused && srv_usable(srv)) {
+        log_event(LOG_LVL_DEBUG, "server %s/%s closed a reused connection; retrying",
+                  t->be->name, srv->name);
+        return sess_connect(s, srv, true);
+    }
+    return sess_retry_elsewhere(s, "server closed before answering");
+}
+
 static int sess_server_gone(struct session *s, short what)
 {
     struct txn *t = s->txn;
@@ -911,21 +942,11 @@ static int sess_server_gone(struct session *s, short what)
         t->resp_keepalive = false;
         return sess_txn_done(s);
     }
-    /* A pooled connection the server had just closed: nothing was processed,
-     * so an idempotent request without a body goes again on a new one. */
-    if (nothing_back && t->conn_reused && idempotent(t->method) && t->req_body == BODY_NONE) {
-        log_event(LOG_LVL_DEBUG, "server %s/%s closed a reused connection; retrying",
-                  t->be->name, t->srv->name);
-        return sess_connect(s, t->srv, true);
+    if (!nothing_back) {
+        t->srv->failures++;
+        return sess_error(s, what & BEV_EVENT_TIMEOUT ? 504 : 502);
     }
-    t->srv->failures++;
-    if (what & BEV_EVENT_TIMEOUT)
-        return sess_error(s, 504);
-    /* The server died with the request: if nothing came back, an idempotent
-     * request without a body is safe to send again, elsewhere. */
-    if (nothing_back && idempotent(t->method) && t->req_body == BODY_NONE)
-        return sess_retry_elsewhere(s, "server closed before answering");
-    return sess_error(s, 502);
+    return sess_nothing_back(s, what);
 }
 
 void sess_server_lost(struct proxy *px, struct server *srv)
@@ -950,7 +971,6 @@ static int sess_server_event(struct session *s, short what)
 
     if (what & BEV_EVENT_CONNECTED) {
         sc->connected = true;
-        srv_connect_ok(sc->srv);
         return sess_send_request(s);
     }
     if (!sc->connected) {

@@ -280,7 +280,7 @@ def test_passive_down_without_waiting_for_a_check(backend, lxlb):
     down = wait_line(lx, r"server b/B is down \(was up\)", 1.0)
     took = line_time(down) - t0
     print("passive: kill -> down in %.0f ms: %s" % (took * 1000, down))
-    assert "3 connection failures in a row" in down, down
+    assert "3 failures in a row from real traffic" in down, down
     assert "health check" not in down, down
     assert took < 1.0, took
 
@@ -295,7 +295,7 @@ def test_passive_down_then_checks_bring_it_back(backend, lxlb, procs):
     b.stop()
     assert backends_hit(lx.port, 6) == ["A"] * 6
     down = wait_line(lx, r"server b/B is down \(was up\)", 1.0)
-    assert "connection failures in a row" in down, down
+    assert "failures in a row from real traffic" in down, down
     # Back on the same port: rise passing checks bring it up again.
     b2 = PortBackend("B", port)
     procs.append(b2)

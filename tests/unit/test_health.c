@@ -81,7 +81,7 @@ static void counts_restart_after_external_change(void)
     for (int i = 0; i < 10; i++)
         h = check_step(&c, h, true, 2, 3);
     CHECK(h == SRV_HEALTH_UP && c.passes == 10);
-    h = SRV_HEALTH_DOWN; /* srv_set_health() from srv_connect_failed() */
+    h = SRV_HEALTH_DOWN; /* srv_set_health() from srv_traffic_failed() */
     h = check_step(&c, h, true, 2, 3);
     CHECK(h == SRV_HEALTH_DOWN);
     CHECK(c.passes == 1);

@@ -77,6 +77,12 @@ demo:
 	$(MAKE) all
 	tests/lxc/demo.sh $(BUILD)/lxlb
 
+# libFuzzer over the request path (clang); `make fuzz FUZZ_SECONDS=3600` for a long run.
+FUZZ_SECONDS ?= 300
+fuzz:
+	tests/deps.sh
+	tests/fuzz/run.sh $(FUZZ_SECONDS)
+
 demo-stop:
 	tests/lxc/demo.sh --stop
 

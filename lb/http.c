@@ -143,6 +143,50 @@ bool http_head_names_valid(const struct http_head *h)
     return true;
 }
 
+int http_request_verdict(const struct http_head *h, const llhttp_t *p)
+{
+    if (p->http_major != 1 || p->http_minor > 1)
+        return 400;
+    if (p->flags & F_TRANSFER_ENCODING && (!(p->flags & F_CHUNKED) || p->http_minor == 0))
+        return 400; /* RFC 9112 6.1: no framing we can trust */
+    if (!http_head_names_valid(h))
+        return 400;
+    for (uint32_t i = 0; i < h->target_len; i++) {
+        unsigned char c = (unsigned char)h->buf[h->target + i];
+        if (c <= 0x20 || c >= 0x7f)
+            return 400;
+    }
+    if (p->method == HTTP_CONNECT)
+        return 405;
+    int host = http_hdr_find(h, "host", 0);
+    if (host >= 0 && http_hdr_find(h, "host", (uint32_t)host + 1) >= 0)
+        return 400;
+    if (host < 0 && p->http_minor == 1)
+        return 400;
+    return 0;
+}
+
+enum { SCAN_CR = 1, SCAN_CRLF = 2 }; /* http_head_bytes_ok state bits */
+
+bool http_head_bytes_ok(uint8_t *st, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (c == '\n') {
+            if (!(*st & SCAN_CR))
+                return false; /* bare LF */
+            *st = SCAN_CRLF;
+            continue;
+        }
+        if (*st & SCAN_CR)
+            return false; /* bare CR */
+        if ((*st & SCAN_CRLF) && (c == ' ' || c == '\t'))
+            return false; /* obs-fold */
+        *st = c == '\r' ? SCAN_CR : 0;
+    }
+    return true;
+}
+
 bool http_list_has(const char *v, size_t len, const char *token, size_t tlen)
 {
     size_t i = 0;

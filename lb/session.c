@@ -264,36 +264,8 @@ static int sess_error(struct session *s, int status)
 
 /* Feed the parser with the buffer's bytes. Returns how many it consumed;
  * *err is HPE_OK (all consumed), HPE_PAUSED (stopped at a message boundary
- * we asked for) or a parse error. */
-/* Line endings in a head must be CRLF, and no line may start with white
- * space (obs-fold). llhttp 8 accepts both; a proxy that forwards what the
- * server may read differently is how requests get smuggled. *st carries the
- * last bytes seen across reads. */
-enum { SCAN_CR = 1, SCAN_CRLF = 2 };
-
-static bool head_bytes_ok(uint8_t *st, const char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        char c = p[i];
-        if (c == '\n') {
-            if (!(*st & SCAN_CR))
-                return false; /* bare LF */
-            *st = SCAN_CRLF;
-            continue;
-        }
-        if (*st & SCAN_CR)
-            return false; /* bare CR */
-        if ((*st & SCAN_CRLF) && (c == ' ' || c == '\t'))
-            return false; /* obs-fold */
-        *st = c == '\r' ? SCAN_CR : 0;
-    }
-    return true;
-}
-
-/* Feed the parser with the buffer's bytes. Returns how many it consumed;
- * *err is HPE_OK (all consumed), HPE_PAUSED (stopped at a message boundary
  * we asked for) or a parse error. With scan, the consumed bytes must also
- * pass head_bytes_ok (HPE_CR_EXPECTED otherwise). */
+ * pass http_head_bytes_ok (HPE_CR_EXPECTED otherwise). */
 static size_t feed_scan(llhttp_t *p, struct evbuffer *in, llhttp_errno_t *err, uint8_t *scan)
 {
     struct evbuffer_iovec v[16];
@@ -306,7 +278,8 @@ static size_t feed_scan(llhttp_t *p, struct evbuffer *in, llhttp_errno_t *err, u
         size_t take = v[i].iov_len;
         if (e == HPE_PAUSED)
             take = (size_t)(llhttp_get_error_pos(p) - (const char *)v[i].iov_base);
-        if (scan && (e == HPE_OK || e == HPE_PAUSED) && !head_bytes_ok(scan, v[i].iov_base, take))
+        if (scan && (e == HPE_OK || e == HPE_PAUSED) &&
+            !http_head_bytes_ok(scan, v[i].iov_base, take))
             e = HPE_CR_EXPECTED;
         if (e == HPE_OK || e == HPE_PAUSED)
             used += take;
@@ -447,33 +420,6 @@ static enum cookie_req_action cookie_action(const struct conf_cookie *ck)
     return COOKIE_REQ_KEEP;
 }
 
-/* What llhttp lets through but a front end must not: anything that could
- * make lxlb and the server see different requests. 0 when acceptable. */
-static int request_head_status(const struct txn *t, const llhttp_t *p)
-{
-    const struct http_head *h = &t->req;
-
-    if (p->http_major != 1 || p->http_minor > 1)
-        return 400; /* HTTP/0.9, 2.0 and the like have no business here */
-    if (p->flags & F_TRANSFER_ENCODING && (!(p->flags & F_CHUNKED) || p->http_minor == 0))
-        return 400; /* RFC 9112 6.1: no framing we can trust */
-    if (!http_head_names_valid(h))
-        return 400;
-    for (uint32_t i = 0; i < h->target_len; i++) {
-        unsigned char c = (unsigned char)h->buf[h->target + i];
-        if (c <= 0x20 || c >= 0x7f)
-            return 400; /* controls, spaces and raw 8-bit in the target */
-    }
-    if (t->method == HTTP_CONNECT)
-        return 405;
-    int host = http_hdr_find(h, "host", 0);
-    if (host >= 0 && http_hdr_find(h, "host", (uint32_t)host + 1) >= 0)
-        return 400;
-    if (host < 0 && p->http_minor == 1)
-        return 400;
-    return 0;
-}
-
 /* The body bytes that came with the head are checked before the head goes
  * anywhere: a malformed body (bad chunk sizes, a smuggled request behind a
  * bad chunk) then never reaches a server in part. A probe copy of the parser
@@ -509,7 +455,7 @@ static int sess_on_head(struct session *s)
     t->head_done = true;
     evtimer_del(s->timer);
 
-    int bad = request_head_status(t, p);
+    int bad = http_request_verdict(&t->req, p);
     if (bad || (t->req_body != BODY_NONE && !body_prefix_ok(s)))
         return sess_error(s, bad ? bad : 400);
 

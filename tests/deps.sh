@@ -4,7 +4,7 @@
 set -e
 PKGS="build-essential pkg-config libevent-dev libjansson-dev libssl-dev lxc lxc-dev
 node-llhttp apache2 wrk curl python3 python3-pytest iproute2 openssl chromium
-systemd man-db groff-base logrotate etcd-server etcd-client"
+systemd man-db groff-base logrotate etcd-server etcd-client clang libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

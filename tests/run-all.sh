@@ -26,6 +26,8 @@ run_suite() { # name, command...
 run_suite unit "$BUILD/unit"
 run_suite integration /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
 run_suite lxc tests/lxc/run.sh
+# A short fuzz pass; `make fuzz` runs longer.
+run_suite fuzz tests/fuzz/run.sh "${FUZZ_SECONDS:-30}"
 
 [ -n "$failed_suites" ] && echo "failed suites:$failed_suites"
 echo "all: $passed passed, $failed failed"

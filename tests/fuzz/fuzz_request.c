@@ -365,19 +365,16 @@ static void check_collected(const struct http_head *h, const struct ref *r)
     }
 }
 
-/* lb/session.c's sess_on_head checks: 0 to forward, else the error status. */
-static int head_verdict(const llhttp_t *p, const struct http_head *h)
+/* lb/session.c's checks of a complete head, in the order it runs them:
+ * the raw bytes (line endings, obs-fold), then http_request_verdict. */
+static int head_verdict(const llhttp_t *p, const struct http_head *h, const char *raw,
+                        size_t len)
 {
-    if ((p->flags & F_TRANSFER_ENCODING && !(p->flags & F_CHUNKED)) || !http_head_names_valid(h))
+    uint8_t st = 0;
+
+    if (!http_head_bytes_ok(&st, raw, len))
         return 400;
-    if (p->method == HTTP_CONNECT)
-        return 405;
-    int host = http_hdr_find(h, "host", 0);
-    if (host >= 0 && http_hdr_find(h, "host", (uint32_t)host + 1) >= 0)
-        return 400;
-    if (host < 0 && p->http_major == 1 && p->http_minor >= 1)
-        return 400;
-    return 0;
+    return http_request_verdict(h, p);
 }
 
 static struct conf_header set_hdrs[] = { { "X-Forwarded-Proto", "http" } };
@@ -570,6 +567,7 @@ static void run(const uint8_t *data, size_t size, const struct limits *lim, bool
         llhttp_errno_t err;
         http_head_reset(&head);
         ref_reset(&c.ref);
+        size_t start = pos;
         size_t used = feed(&p, d + pos, size - pos, pos, split, &err);
         pos += used;
         if (err == HPE_OK) {
@@ -593,7 +591,7 @@ static void run(const uint8_t *data, size_t size, const struct limits *lim, bool
         if (!split)
             fuzz_cookies(&c.ref);
 #endif
-        int verdict = head_verdict(&p, &head);
+        int verdict = head_verdict(&p, &head, d + start, used);
         /* FUZZ_SKIP=version: act as if lxlb refused what is not HTTP/1.x. */
         if (!verdict && skip("version") && (p.http_major != 1 || p.http_minor > 1))
             verdict = 400;

@@ -95,6 +95,7 @@ void pool_put(struct srv_conn *c, uint32_t idle_ms)
     c->owner = NULL;
     bufferevent_setcb(c->bev, idle_read_cb, NULL, idle_event_cb, c);
     bufferevent_set_timeouts(c->bev, &tv, NULL);
+    bufferevent_disable(c->bev, EV_WRITE);
     bufferevent_enable(c->bev, EV_READ);
     c->next = s->idle;
     s->idle = c;

@@ -188,6 +188,31 @@ static int sess_linger(struct session *s)
     return 0;
 }
 
+/* Write what is queued on bev now, from the callback that queued it, rather
+ * than ask the loop for a write event and write on its next turn: that cost
+ * two epoll_ctl calls and a loop turn per response, on each side. The
+ * bufferevent's own writing (EV_WRITE) is enabled only while bytes are left
+ * after this attempt, which is when backpressure and the write timeout
+ * matter; the write callbacks disable it again once all is out. */
+static void out_flush(struct bufferevent *bev, bool direct)
+{
+    struct evbuffer *out = bufferevent_get_output(bev);
+
+    if (evbuffer_get_length(out) == 0 || (bufferevent_get_enabled(bev) & EV_WRITE))
+        return;
+    if (direct) {
+        /* A bufferevent freezes the start of its output so nobody else
+         * drains it; its own write callback thaws it just like this. */
+        evbuffer_unfreeze(out, 1);
+        evbuffer_write(out, bufferevent_getfd(bev)); /* an error shows on the next write */
+        evbuffer_freeze(out, 1);
+    }
+    if (evbuffer_get_length(out) > 0)
+        bufferevent_enable(bev, EV_WRITE);
+}
+
+static void client_flush(struct session *s) { out_flush(s->bev, s->direct); }
+
 /* Stop taking requests; close once the output is flushed. */
 static int sess_close_after_flush(struct session *s)
 {
@@ -195,6 +220,7 @@ static int sess_close_after_flush(struct session *s)
     s->keepalive = false;
     drop_server_conn(s);
     bufferevent_disable(s->bev, EV_READ);
+    client_flush(s);
     if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
         sess_linger(s);
     return -1; /* the transaction is over: callers must stop */
@@ -528,6 +554,7 @@ static int sess_forward_req_body(struct session *s)
            evbuffer_get_length(out) < BUF_HIGH) {
         size_t used = feed(&s->parser, in, &err);
         evbuffer_remove_buffer(in, out, used);
+        out_flush(s->sc->bev, true);
         s->fe->bytes_in += used;
         t->srv->bytes_out += used;
         if (err == HPE_PAUSED) {
@@ -592,7 +619,9 @@ static int sess_send_request(struct session *s)
     bufferevent_setwatermark(sc->bev, EV_READ, 0, BUF_HIGH);
     bufferevent_setwatermark(sc->bev, EV_WRITE, BUF_HIGH / 4, 0);
     bufferevent_set_timeouts(sc->bev, &stv, &stv);
-    bufferevent_enable(sc->bev, EV_READ | EV_WRITE);
+    bufferevent_disable(sc->bev, EV_WRITE);
+    bufferevent_enable(sc->bev, EV_READ);
+    out_flush(sc->bev, true);
     s->state = SESS_ACTIVE;
     if (t->req_body == BODY_NONE) {
         t->req_done = true;
@@ -748,6 +777,7 @@ static int sess_txn_done(struct session *s)
     struct txn *t = s->txn;
     struct srv_conn *sc = s->sc;
 
+    client_flush(s);
     s->fe->bytes_out += t->bytes_out;
     sess_log(s, t);
     s->sc = NULL;
@@ -769,7 +799,7 @@ static int sess_txn_done(struct session *s)
 }
 
 /* Move response bytes to the client, as far as its buffer allows. */
-static int sess_forward_resp(struct session *s)
+static int forward_resp(struct session *s)
 {
     struct txn *t = s->txn;
     struct evbuffer *in = bufferevent_get_input(s->sc->bev);
@@ -823,6 +853,16 @@ static int sess_forward_resp(struct session *s)
     return 0;
 }
 
+/* ... and write them out at once: head and body of a small response go in
+ * one write. */
+static int sess_forward_resp(struct session *s)
+{
+    if (forward_resp(s) < 0)
+        return -1;
+    client_flush(s);
+    return 0;
+}
+
 static void srv_read_cb(struct bufferevent *bev, void *arg)
 {
     (void)bev;
@@ -831,9 +871,10 @@ static void srv_read_cb(struct bufferevent *bev, void *arg)
 
 static void srv_write_cb(struct bufferevent *bev, void *arg)
 {
-    (void)bev;
     struct session *s = arg;
 
+    if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+        bufferevent_disable(bev, EV_WRITE); /* all out: out_flush writes from here on */
     if (s->state == SESS_ACTIVE && !s->txn->req_done) {
         bufferevent_enable(s->bev, EV_READ);
         sess_forward_req_body(s);
@@ -971,6 +1012,8 @@ static void client_write_cb(struct bufferevent *bev, void *arg)
 {
     struct session *s = arg;
 
+    if (s->direct && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+        bufferevent_disable(bev, EV_WRITE); /* all out: out_flush writes from here on */
     if (s->state == SESS_CLOSING) {
         if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
             sess_linger(s);
@@ -1096,6 +1139,11 @@ void sess_accept(struct frontend *fe, evutil_socket_t fd, const struct sockaddr 
     bufferevent_setwatermark(s->bev, EV_READ, 0, BUF_HIGH);
     bufferevent_setwatermark(s->bev, EV_WRITE, BUF_HIGH / 4, 0);
     bufferevent_set_timeouts(s->bev, NULL, &ctv); /* a client that stops reading */
+    /* Plain TCP is written from our callbacks (out_flush); TLS leaves the
+     * writing to libevent_openssl, which needs its write side for records. */
+    s->direct = !tls;
+    if (s->direct)
+        bufferevent_disable(s->bev, EV_WRITE);
     bufferevent_enable(s->bev, EV_READ);
     /* With TLS this first deadline is the handshake's (timeout.client). */
     arm_timer(s, tls ? px->conf->timeout.client_ms : px->conf->timeout.http_request_ms);

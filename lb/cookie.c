@@ -1,6 +1,5 @@
 /* lb/cookie.c - Cookie and Set-Cookie parsing and rewriting. */
 #include <string.h>
-#include <event2/buffer.h>
 
 #include "lb/cookie.h"
 #include "lb/http.h"
@@ -85,20 +84,20 @@ bool cookie_server_part(const char *val, size_t vlen, bool prefix, const char **
     return vlen > 0;
 }
 
-static void add_pair(struct evbuffer *out, bool *first, const char *hname, size_t hlen,
+static void add_pair(struct hbuf *out, bool *first, const char *hname, size_t hlen,
                      const char *p, size_t n)
 {
     if (*first) {
-        evbuffer_add(out, hname, hlen);
-        EVBUF_ADD_LIT(out, ": ");
+        hbuf_add(out, hname, hlen);
+        HBUF_LIT(out, ": ");
         *first = false;
     } else {
-        EVBUF_ADD_LIT(out, "; ");
+        HBUF_LIT(out, "; ");
     }
-    evbuffer_add(out, p, n);
+    hbuf_add(out, p, n);
 }
 
-void cookie_write_request(struct evbuffer *out, const char *hname, size_t hlen, const char *v,
+void cookie_write_request(struct hbuf *out, const char *hname, size_t hlen, const char *v,
                           size_t len, const char *name, size_t nlen, enum cookie_req_action act)
 {
     struct pair p;
@@ -119,11 +118,11 @@ void cookie_write_request(struct evbuffer *out, const char *hname, size_t hlen, 
             continue;
         }
         add_pair(out, &first, hname, hlen, name, nlen);
-        EVBUF_ADD_LIT(out, "=");
-        evbuffer_add(out, tilde + 1, (size_t)(p.val + p.vlen - (tilde + 1)));
+        HBUF_LIT(out, "=");
+        hbuf_add(out, tilde + 1, (size_t)(p.val + p.vlen - (tilde + 1)));
     }
     if (!first)
-        EVBUF_ADD_LIT(out, "\r\n");
+        HBUF_LIT(out, "\r\n");
 }
 
 bool cookie_set_is(const char *v, size_t len, const char *name, size_t nlen)
@@ -140,7 +139,7 @@ bool cookie_set_is(const char *v, size_t len, const char *name, size_t nlen)
     return i < len && v[i] == '=';
 }
 
-void cookie_write_set(struct evbuffer *out, const char *v, size_t len, size_t nlen,
+void cookie_write_set(struct hbuf *out, const char *v, size_t len, size_t nlen,
                       const char *srv, bool prefix)
 {
     const char *eq = memchr(v, '=', len); /* cookie_set_is() said there is one */
@@ -150,16 +149,17 @@ void cookie_write_set(struct evbuffer *out, const char *v, size_t len, size_t nl
 
     while (val < val_end && is_ws(*val))
         val++;
-    EVBUF_ADD_LIT(out, "Set-Cookie: ");
+    HBUF_LIT(out, "Set-Cookie: ");
     while (v < eq && is_ws(*v))
         v++;
-    evbuffer_add(out, v, nlen);
-    evbuffer_add_printf(out, "=%s", srv);
+    hbuf_add(out, v, nlen);
+    HBUF_LIT(out, "=");
+    hbuf_str(out, srv);
     if (prefix) {
-        EVBUF_ADD_LIT(out, "~");
-        evbuffer_add(out, val, (size_t)(val_end - val));
+        HBUF_LIT(out, "~");
+        hbuf_add(out, val, (size_t)(val_end - val));
     }
     if (semi)
-        evbuffer_add(out, semi, (size_t)(end - semi));
-    EVBUF_ADD_LIT(out, "\r\n");
+        hbuf_add(out, semi, (size_t)(end - semi));
+    HBUF_LIT(out, "\r\n");
 }

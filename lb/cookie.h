@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-struct evbuffer;
+struct hbuf;
 
 /* Find the pair called name in one Cookie header value. */
 bool cookie_find(const char *v, size_t len, const char *name, size_t nlen, const char **val,
@@ -28,7 +28,7 @@ enum cookie_req_action {
 
 /* Write "<hname>: <pairs>\r\n" with NAME handled per act; other pairs keep
  * their order. Nothing at all when no pair is left. */
-void cookie_write_request(struct evbuffer *out, const char *hname, size_t hlen, const char *v,
+void cookie_write_request(struct hbuf *out, const char *hname, size_t hlen, const char *v,
                           size_t len, const char *name, size_t nlen, enum cookie_req_action act);
 
 /* Does this Set-Cookie value set the cookie called name? */
@@ -36,7 +36,7 @@ bool cookie_set_is(const char *v, size_t len, const char *name, size_t nlen);
 
 /* Write "Set-Cookie: NAME=<srv>~<value>..." (prefix) or "NAME=<srv>..."
  * (rewrite), attributes kept. */
-void cookie_write_set(struct evbuffer *out, const char *v, size_t len, size_t nlen,
+void cookie_write_set(struct hbuf *out, const char *v, size_t len, size_t nlen,
                       const char *srv, bool prefix);
 
 #endif

@@ -5,19 +5,24 @@
 
 #include "lb/forward.h"
 
-/* Is field i one lxlb must not pass on: hop-by-hop, or named by Connection?
- * Framing fields are kept even when named, since the body travels as is. */
-static bool drop_field(const struct http_head *h, uint32_t i)
+/* Heads are built here, then handed over in one piece (one loop thread). */
+static struct hbuf scratch;
+
+void fwd_cleanup(void) { hbuf_free(&scratch); }
+
+/* Is field i one lxlb must not pass on: hop-by-hop, or named by Connection
+ * (conn: the first Connection field, -1 when there is none)? Framing fields
+ * are kept even when named, since the body travels as is. */
+static bool drop_field(const struct http_head *h, uint32_t i, int conn)
 {
     const char *name = http_hdr_name(h, i);
     uint32_t nlen = h->hdrs[i].name_len;
 
     if (http_is_hop_by_hop(name, nlen))
         return true;
-    if (http_is_end_to_end(name, nlen))
+    if (conn < 0 || http_is_end_to_end(name, nlen))
         return false;
-    for (int c = http_hdr_find(h, "connection", 0); c >= 0;
-         c = http_hdr_find(h, "connection", (uint32_t)c + 1))
+    for (int c = conn; c >= 0; c = http_hdr_find(h, "connection", (uint32_t)c + 1))
         if (http_list_has(http_hdr_value(h, (uint32_t)c), h->hdrs[c].value_len, name, nlen))
             return true;
     return false;
@@ -32,52 +37,67 @@ static bool is_set_header(const struct conf_frontend *fe, const char *name, uint
     return false;
 }
 
-static void add_field(struct evbuffer *out, const struct http_head *h, uint32_t i)
+static void add_field(struct hbuf *b, const struct http_head *h, uint32_t i)
 {
-    evbuffer_add(out, http_hdr_name(h, i), h->hdrs[i].name_len);
-    EVBUF_ADD_LIT(out, ": ");
-    evbuffer_add(out, http_hdr_value(h, i), h->hdrs[i].value_len);
-    EVBUF_ADD_LIT(out, "\r\n");
+    hbuf_add(b, http_hdr_name(h, i), h->hdrs[i].name_len);
+    HBUF_LIT(b, ": ");
+    hbuf_add(b, http_hdr_value(h, i), h->hdrs[i].value_len);
+    HBUF_LIT(b, "\r\n");
+}
+
+static void add_line(struct hbuf *b, const char *name, const char *value)
+{
+    hbuf_str(b, name);
+    HBUF_LIT(b, ": ");
+    hbuf_str(b, value);
+    HBUF_LIT(b, "\r\n");
 }
 
 void fwd_request_head(struct evbuffer *out, const struct http_head *req,
                       const struct fwd_req_ctx *ctx)
 {
     const struct conf_frontend *fe = ctx->fe;
-    int last_xff = -1;
+    struct hbuf *b = &scratch;
+    int last_xff = -1, conn = http_hdr_find(req, "connection", 0);
 
-    evbuffer_add_printf(out, "%s %.*s HTTP/%u.%u\r\n", ctx->method, (int)req->target_len,
-                        req->buf + req->target, ctx->major, ctx->minor);
+    hbuf_str(b, ctx->method);
+    HBUF_LIT(b, " ");
+    hbuf_add(b, req->buf + req->target, req->target_len);
+    HBUF_LIT(b, " HTTP/1.");
+    hbuf_uint(b, ctx->minor);
+    HBUF_LIT(b, "\r\n");
     if (fe->forwardfor)
         for (int i = http_hdr_find(req, "x-forwarded-for", 0); i >= 0;
              i = http_hdr_find(req, "x-forwarded-for", (uint32_t)i + 1))
             last_xff = i;
     for (uint32_t i = 0; i < req->nhdrs; i++) {
-        if (drop_field(req, i) || is_set_header(fe, http_hdr_name(req, i), req->hdrs[i].name_len))
+        if (drop_field(req, i, conn) ||
+            is_set_header(fe, http_hdr_name(req, i), req->hdrs[i].name_len))
             continue;
         if (ctx->cookie_name && ctx->cookie_act != COOKIE_REQ_KEEP &&
             http_hdr_is(req, i, "cookie")) {
-            cookie_write_request(out, http_hdr_name(req, i), req->hdrs[i].name_len,
+            cookie_write_request(b, http_hdr_name(req, i), req->hdrs[i].name_len,
                                  http_hdr_value(req, i), req->hdrs[i].value_len,
                                  ctx->cookie_name, strlen(ctx->cookie_name), ctx->cookie_act);
             continue;
         }
+        add_field(b, req, i);
         if ((int)i == last_xff) {
             /* Append to the last field so the server sees one list. */
-            evbuffer_add(out, http_hdr_name(req, i), req->hdrs[i].name_len);
-            evbuffer_add_printf(out, ": %.*s, %s\r\n", (int)req->hdrs[i].value_len,
-                                http_hdr_value(req, i), ctx->client_ip);
-            continue;
+            b->len -= 2;
+            HBUF_LIT(b, ", ");
+            hbuf_str(b, ctx->client_ip);
+            HBUF_LIT(b, "\r\n");
         }
-        add_field(out, req, i);
     }
     if (fe->forwardfor && last_xff < 0)
-        evbuffer_add_printf(out, "X-Forwarded-For: %s\r\n", ctx->client_ip);
+        add_line(b, "X-Forwarded-For", ctx->client_ip);
     for (size_t k = 0; k < fe->nset_headers; k++)
-        evbuffer_add_printf(out, "%s: %s\r\n", fe->set_headers[k].name, fe->set_headers[k].value);
+        add_line(b, fe->set_headers[k].name, fe->set_headers[k].value);
     if (ctx->close)
-        EVBUF_ADD_LIT(out, "Connection: close\r\n");
-    EVBUF_ADD_LIT(out, "\r\n");
+        HBUF_LIT(b, "Connection: close\r\n");
+    HBUF_LIT(b, "\r\n");
+    hbuf_to_evbuffer(b, out);
 }
 
 /* Is field i a Set-Cookie for the persistence cookie? */
@@ -100,18 +120,25 @@ static bool sets_cookie(const struct http_head *h, const struct fwd_resp_ctx *ct
     return false;
 }
 
-static void add_inserted_cookie(struct evbuffer *out, const struct fwd_resp_ctx *ctx)
+static void add_inserted_cookie(struct hbuf *b, const struct fwd_resp_ctx *ctx)
 {
-    evbuffer_add_printf(out, "Set-Cookie: %s=%s; path=/%s%s\r\n", ctx->cookie->name,
-                        ctx->srv_cookie, ctx->cookie->httponly ? "; HttpOnly" : "",
-                        ctx->cookie->secure ? "; Secure" : "");
+    HBUF_LIT(b, "Set-Cookie: ");
+    hbuf_str(b, ctx->cookie->name);
+    HBUF_LIT(b, "=");
+    hbuf_str(b, ctx->srv_cookie);
+    HBUF_LIT(b, "; path=/");
+    if (ctx->cookie->httponly)
+        HBUF_LIT(b, "; HttpOnly");
+    if (ctx->cookie->secure)
+        HBUF_LIT(b, "; Secure");
+    HBUF_LIT(b, "\r\n");
 }
 
 /* The persistence cookie on the way out: prefix and rewrite modes edit the
  * server's own Set-Cookie; insert mode owns the cookie, so the server's is
  * dropped and lxlb's added. nocache makes such a response private, so a
  * shared cache never hands one client's cookie to another. */
-static bool rewrite_set_cookie(struct evbuffer *out, const struct http_head *h, uint32_t i,
+static bool rewrite_set_cookie(struct hbuf *out, const struct http_head *h, uint32_t i,
                                const struct fwd_resp_ctx *ctx, bool nocache)
 {
     const struct conf_cookie *ck = ctx->cookie;
@@ -131,21 +158,28 @@ void fwd_response_head(struct evbuffer *out, const struct http_head *resp,
 {
     bool persist = ctx->cookie && ctx->cookie->mode != CONF_COOKIE_NONE && ctx->srv_cookie;
     bool nocache = persist && ctx->cookie->nocache && sets_cookie(resp, ctx);
+    struct hbuf *b = &scratch;
+    int conn = http_hdr_find(resp, "connection", 0);
 
-    evbuffer_add_printf(out, "HTTP/1.1 %d %.*s\r\n", ctx->status, (int)resp->target_len,
-                        resp->buf + resp->target);
+    HBUF_LIT(b, "HTTP/1.1 ");
+    hbuf_uint(b, (unsigned)ctx->status);
+    HBUF_LIT(b, " ");
+    hbuf_add(b, resp->buf + resp->target, resp->target_len);
+    HBUF_LIT(b, "\r\n");
     for (uint32_t i = 0; i < resp->nhdrs; i++) {
-        if (drop_field(resp, i) || (persist && rewrite_set_cookie(out, resp, i, ctx, nocache)))
+        if (drop_field(resp, i, conn) ||
+            (persist && rewrite_set_cookie(b, resp, i, ctx, nocache)))
             continue;
-        add_field(out, resp, i);
+        add_field(b, resp, i);
     }
     if (persist && ctx->insert)
-        add_inserted_cookie(out, ctx);
+        add_inserted_cookie(b, ctx);
     if (nocache)
-        EVBUF_ADD_LIT(out, "Cache-Control: private\r\n");
+        HBUF_LIT(b, "Cache-Control: private\r\n");
     if (!ctx->keepalive)
-        EVBUF_ADD_LIT(out, "Connection: close\r\n");
+        HBUF_LIT(b, "Connection: close\r\n");
     else if (ctx->client_http10)
-        EVBUF_ADD_LIT(out, "Connection: keep-alive\r\n");
-    EVBUF_ADD_LIT(out, "\r\n");
+        HBUF_LIT(b, "Connection: keep-alive\r\n");
+    HBUF_LIT(b, "\r\n");
+    hbuf_to_evbuffer(b, out);
 }

@@ -40,4 +40,7 @@ struct fwd_resp_ctx {
 void fwd_response_head(struct evbuffer *out, const struct http_head *resp,
                        const struct fwd_resp_ctx *ctx);
 
+/* Free the buffer heads are built in (exit). */
+void fwd_cleanup(void);
+
 #endif

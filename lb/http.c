@@ -7,6 +7,49 @@
 
 #include "lb/http.h"
 
+void hbuf_add(struct hbuf *b, const void *d, size_t n)
+{
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p)
+            abort();
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, d, n);
+    b->len += n;
+}
+
+void hbuf_str(struct hbuf *b, const char *s) { hbuf_add(b, s, strlen(s)); }
+
+void hbuf_uint(struct hbuf *b, unsigned v)
+{
+    char tmp[16];
+    int i = (int)sizeof(tmp);
+
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    hbuf_add(b, tmp + i, sizeof(tmp) - (size_t)i);
+}
+
+void hbuf_to_evbuffer(struct hbuf *b, struct evbuffer *out)
+{
+    evbuffer_add(out, b->p, b->len);
+    b->len = 0;
+}
+
+void hbuf_free(struct hbuf *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
 void http_head_init(struct http_head *h, uint32_t max_target, uint32_t max_bytes,
                     uint32_t max_hdrs)
 {
@@ -123,12 +166,21 @@ int http_hdr_find(const struct http_head *h, const char *name, uint32_t from)
     return -1;
 }
 
-static bool is_tchar(unsigned char c)
-{
-    static const char *extra = "!#$%&'*+-.^_`|~";
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c && strchr(extra, c));
-}
+/* RFC 9110 5.6.2 tchar, as a table: one load per byte. */
+static const bool tchar[256] = {
+    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
+    ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+    ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+    ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+    ['y'] = 1, ['z'] = 1,
+};
 
 bool http_head_names_valid(const struct http_head *h)
 {
@@ -137,7 +189,7 @@ bool http_head_names_valid(const struct http_head *h)
         if (h->hdrs[i].name_len == 0)
             return false;
         for (uint32_t k = 0; k < h->hdrs[i].name_len; k++)
-            if (!is_tchar((unsigned char)n[k]))
+            if (!tchar[(unsigned char)n[k]])
                 return false;
     }
     return true;
@@ -168,22 +220,37 @@ int http_request_verdict(const struct http_head *h, const llhttp_t *p)
 
 enum { SCAN_CR = 1, SCAN_CRLF = 2 }; /* http_head_bytes_ok state bits */
 
+/* Checks the bytes around each CR and LF only (found with memchr, which
+ * is vectorised): a head is mostly text between line ends. */
 bool http_head_bytes_ok(uint8_t *st, const char *p, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        char c = p[i];
-        if (c == '\n') {
-            if (!(*st & SCAN_CR))
-                return false; /* bare LF */
-            *st = SCAN_CRLF;
-            continue;
-        }
-        if (*st & SCAN_CR)
-            return false; /* bare CR */
-        if ((*st & SCAN_CRLF) && (c == ' ' || c == '\t'))
-            return false; /* obs-fold */
-        *st = c == '\r' ? SCAN_CR : 0;
+    const char *end = p + n, *q = p;
+
+    if (n == 0)
+        return true;
+    if (*st & SCAN_CR) {
+        if (*p != '\n')
+            return false; /* bare CR at the end of the previous read */
+    } else if ((*st & SCAN_CRLF) && (*p == ' ' || *p == '\t')) {
+        return false; /* obs-fold across reads */
+    } else if (*p == '\n') {
+        return false; /* bare LF at the start of this read */
     }
+    while ((q = memchr(q, '\n', (size_t)(end - q)))) {
+        if (q > p && q[-1] != '\r')
+            return false; /* bare LF */
+        if (++q < end && (*q == ' ' || *q == '\t'))
+            return false; /* obs-fold */
+    }
+    for (q = p; (q = memchr(q, '\r', (size_t)(end - q))); q++)
+        if (q + 1 < end && q[1] != '\n')
+            return false; /* bare CR */
+    if (end[-1] == '\r')
+        *st = SCAN_CR;
+    else if (end[-1] == '\n')
+        *st = SCAN_CRLF;
+    else
+        *st = 0;
     return true;
 }
 

@@ -13,6 +13,24 @@ struct evbuffer;
 /* Append a string literal: its length is counted by the compiler, not by hand. */
 #define EVBUF_ADD_LIT(out, lit) evbuffer_add((out), (lit), sizeof(lit) - 1)
 
+/* A growable buffer to build a head in one piece: it then goes out with one
+ * evbuffer_add, where adding field by field ran the evbuffer's callbacks (and
+ * its chain bookkeeping) some sixty times per request. Out of memory aborts:
+ * a head is at most limits.header_size, so this never grows without bound. */
+struct hbuf {
+    char *p;    /* bytes */
+    size_t len; /* bytes used */
+    size_t cap; /* bytes allocated */
+};
+
+void hbuf_add(struct hbuf *b, const void *d, size_t n);
+void hbuf_str(struct hbuf *b, const char *s);
+void hbuf_uint(struct hbuf *b, unsigned v);
+/* Move the contents to out and empty b (its memory is kept for reuse). */
+void hbuf_to_evbuffer(struct hbuf *b, struct evbuffer *out);
+void hbuf_free(struct hbuf *b);
+#define HBUF_LIT(b, lit) hbuf_add((b), (lit), sizeof(lit) - 1)
+
 struct http_hdr {
     uint32_t name;      /* offset of the name in buf */
     uint32_t name_len;  /* bytes */

@@ -17,6 +17,7 @@
 #include "discovery/discovery.h"
 #include "health/health.h"
 #include "lb/backend.h"
+#include "lb/forward.h"
 #include "lb/log.h"
 #include "lb/proxy.h"
 #include "lb/reload.h"
@@ -397,6 +398,7 @@ void proxy_free(struct proxy *px)
     free(px->frontends);
     free(px->backends);
     txn_cache_free(px);
+    fwd_cleanup();
     if (px->accept_retry)
         event_free(px->accept_retry);
     if (px->grace_timer)

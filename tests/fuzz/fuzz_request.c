@@ -512,6 +512,7 @@ static void fuzz_cookies(const struct ref *r)
 {
     static const char *names[] = { "JSESSIONID", "a", "" };
     struct evbuffer *b = evbuffer_new();
+    struct hbuf h = { 0 };
 
     for (size_t i = 0; i < r->nf; i++) {
         const char *v = r->f[i].value.p ? r->f[i].value.p : "";
@@ -528,19 +529,22 @@ static void fuzz_cookies(const struct ref *r)
             }
             for (int act = 0; act < 3; act++) {
                 evbuffer_drain(b, (size_t)-1);
-                cookie_write_request(b, "Cookie", 6, v, len, name, nlen,
+                cookie_write_request(&h, "Cookie", 6, v, len, name, nlen,
                                      (enum cookie_req_action)act);
+                hbuf_to_evbuffer(&h, b);
                 /* The input value has no CR/LF (llhttp), so neither may this. */
                 check_one_line(b, "cookie_write_request");
             }
             if (cookie_set_is(v, len, name, nlen))
                 for (int prefix = 0; prefix < 2; prefix++) {
                     evbuffer_drain(b, (size_t)-1);
-                    cookie_write_set(b, v, len, nlen, "srv1", prefix);
+                    cookie_write_set(&h, v, len, nlen, "srv1", prefix);
+                    hbuf_to_evbuffer(&h, b);
                     check_one_line(b, "cookie_write_set");
                 }
         }
     }
+    hbuf_free(&h);
     evbuffer_free(b);
 }
 #endif

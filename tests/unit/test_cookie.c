@@ -16,13 +16,20 @@ static char *drain(struct evbuffer *b)
     return s;
 }
 
+static char *hbuf_take(struct hbuf *h)
+{
+    char *s = malloc(h->len + 1);
+    memcpy(s, h->p, h->len);
+    s[h->len] = 0;
+    hbuf_free(h);
+    return s;
+}
+
 static char *req_rewrite(const char *v, enum cookie_req_action act)
 {
-    struct evbuffer *b = evbuffer_new();
-    cookie_write_request(b, "Cookie", 6, v, strlen(v), "SID", 3, act);
-    char *s = drain(b);
-    evbuffer_free(b);
-    return s;
+    struct hbuf h = { 0 };
+    cookie_write_request(&h, "Cookie", 6, v, strlen(v), "SID", 3, act);
+    return hbuf_take(&h);
 }
 
 static void find_pairs(void)
@@ -89,11 +96,9 @@ static void set_cookie_match(void)
 
 static char *set_rewrite(const char *v, bool prefix)
 {
-    struct evbuffer *b = evbuffer_new();
-    cookie_write_set(b, v, strlen(v), 3, "web1", prefix);
-    char *s = drain(b);
-    evbuffer_free(b);
-    return s;
+    struct hbuf h = { 0 };
+    cookie_write_set(&h, v, strlen(v), 3, "web1", prefix);
+    return hbuf_take(&h);
 }
 
 static void set_cookie_rewrite(void)

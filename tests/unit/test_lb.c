@@ -298,6 +298,36 @@ static void header_names_must_be_tokens(void)
     http_head_free(&h);
 }
 
+/* The head byte scan, whole and split at every position (reads end anywhere). */
+static bool scan_ok(const char *h, size_t split)
+{
+    uint8_t st = 0;
+    size_t n = strlen(h);
+    if (split > n)
+        split = n;
+    return http_head_bytes_ok(&st, h, split) && http_head_bytes_ok(&st, h + split, n - split);
+}
+
+static void head_bytes_scan(void)
+{
+    static const struct { const char *head; bool ok; } cases[] = {
+        { "GET / HTTP/1.1\r\nHost: a\r\n\r\n", true },
+        { "GET / HTTP/1.1\r\nHost: a\r\nX: b c\r\n\r\n", true },
+        { "GET / HTTP/1.1\nHost: a\r\n\r\n", false },        /* bare LF */
+        { "GET / HTTP/1.1\r\nHost: a\r\n\n", false },        /* bare LF at the end */
+        { "GET / HTTP/1.1\r\nX: a\rb\r\n\r\n", false },     /* bare CR */
+        { "GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n", false },  /* obs-fold, SP */
+        { "GET / HTTP/1.1\r\nX: a\r\n\tb\r\n\r\n", false }, /* obs-fold, HTAB */
+        { "\nGET / HTTP/1.1\r\n\r\n", false },
+    };
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
+        for (size_t split = 0; split <= strlen(cases[c].head); split++)
+            if (scan_ok(cases[c].head, split) != cases[c].ok) {
+                fprintf(stderr, "  case %zu split %zu: expected %d\n", c, split, cases[c].ok);
+                unit_failed_checks++;
+            }
+}
+
 static void list_tokens(void)
 {
     const char *v = " keep-alive ,Upgrade,  x-a\t";
@@ -342,6 +372,7 @@ UNIT_SUITE(lb_tests) = {
     { "http_head_limits", head_limits },
     { "http_head_fragments_join", head_fragments_join },
     { "http_header_names_tokens", header_names_must_be_tokens },
+    { "http_head_bytes_scan", head_bytes_scan },
     { "http_list_tokens", list_tokens },
     { "http_error_page_closes", error_page_closes },
     UNIT_END

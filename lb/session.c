@@ -6,8 +6,8 @@
  * bytes travel untouched (their framing validated by the same parser, paused
  * at the end of the message so a pipelined request is never eaten). The
  * response goes the same way back. Each direction keeps at most BUF_HIGH bytes
- * queued: a full output stops consuming the input, a full input stops reading
- * the socket (libevent watermarks), so a slow peer costs bounded memory.
+ * queued: a full output stops consuming the input and disables reading on
+ * the other side until it drains, so a slow peer costs bounded memory.
  *
  * Every function that can free the session returns -1 when it did; callers
  * then touch nothing and return. */
@@ -182,7 +182,6 @@ static int sess_linger(struct session *s)
         return -1;
     }
     evbuffer_drain(bufferevent_get_input(s->bev), (size_t)-1);
-    bufferevent_setwatermark(s->bev, EV_READ, 0, 0);
     bufferevent_enable(s->bev, EV_READ);
     arm_timer(s, LINGER_MS);
     return 0;
@@ -616,8 +615,6 @@ static int sess_send_request(struct session *s)
     llhttp_init(&sc->parser, HTTP_RESPONSE, &resp_settings);
     sc->parser.data = s;
     bufferevent_setcb(sc->bev, srv_read_cb, srv_write_cb, srv_event_cb, s);
-    bufferevent_setwatermark(sc->bev, EV_READ, 0, BUF_HIGH);
-    bufferevent_setwatermark(sc->bev, EV_WRITE, BUF_HIGH / 4, 0);
     bufferevent_set_timeouts(sc->bev, &stv, &stv);
     bufferevent_disable(sc->bev, EV_WRITE);
     bufferevent_enable(sc->bev, EV_READ);
@@ -660,6 +657,7 @@ static int sess_connect(struct session *s, struct server *srv, bool fresh)
     sc->owner = s;
     struct timeval ctv = ms_tv(tmo(s)->connect_ms);
     bufferevent_setcb(sc->bev, NULL, NULL, srv_event_cb, s);
+    bufferevent_setwatermark(sc->bev, EV_WRITE, BUF_HIGH / 4, 0); /* once per connection */
     bufferevent_set_timeouts(sc->bev, NULL, &ctv);
     if (bufferevent_socket_connect(sc->bev, (struct sockaddr *)&srv->addr.ss,
                                    (int)srv->addr.len) < 0) {
@@ -1136,7 +1134,9 @@ void sess_accept(struct frontend *fe, evutil_socket_t fd, const struct sockaddr 
     s->parser.data = s;
     bufferevent_setcb(s->bev, client_read_cb, client_write_cb,
                       tls ? client_handshake_cb : client_event_cb, s);
-    bufferevent_setwatermark(s->bev, EV_READ, 0, BUF_HIGH);
+    /* No read watermark: each state bounds its input itself (reading stops
+     * at BUF_HIGH when nothing is consumed), and libevent's watermark check
+     * re-armed the read event on every drain. */
     bufferevent_setwatermark(s->bev, EV_WRITE, BUF_HIGH / 4, 0);
     bufferevent_set_timeouts(s->bev, NULL, &ctv); /* a client that stops reading */
     /* Plain TCP is written from our callbacks (out_flush); TLS leaves the

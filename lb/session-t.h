@@ -75,6 +75,8 @@ struct session {
     enum sess_state state;       /* see enum sess_state */
     bool keepalive;              /* serve another request after this one */
     bool client_eof;             /* the client closed its sending side */
+    bool clean_close;            /* closing after a whole request, nothing unread:
+                                  * no lingering needed */
     bool direct;                 /* plain TCP: responses are written from our
                                   * callbacks (out_flush), not on the next turn */
     uint32_t nreq;               /* requests served on this connection */

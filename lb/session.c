@@ -172,12 +172,14 @@ static void drop_server_conn(struct session *s)
 
 /* Once the last bytes are out, stop sending, and read (and discard) what the
  * client still sends for a moment: closing with unread data makes the kernel
- * send a reset, which can destroy the response before the client reads it. */
+ * send a reset, which can destroy the response before the client reads it.
+ * Not needed after a whole request with nothing behind it (the common close:
+ * Connection: close or http_close), which closes at once. */
 static int sess_linger(struct session *s)
 {
     evutil_socket_t fd = bufferevent_getfd(s->bev);
 
-    if (s->client_eof || shutdown(fd, SHUT_WR) < 0) {
+    if (s->client_eof || s->clean_close || shutdown(fd, SHUT_WR) < 0) {
         sess_free(s);
         return -1;
     }
@@ -783,13 +785,16 @@ static int sess_txn_done(struct session *s)
         pool_put(sc, tmo(s)->keepalive_ms);
     else
         sconn_free(sc);
-    if (!t->req_done)
+    bool whole = t->req_done;
+    if (!whole)
         s->keepalive = false; /* the rest of the body is in the way: close */
     txn_put(s->px, t);
     s->txn = NULL;
     s->nreq++;
-    if (!s->keepalive || s->px->stopping)
+    if (!s->keepalive || s->px->stopping) {
+        s->clean_close = whole && evbuffer_get_length(bufferevent_get_input(s->bev)) == 0;
         return sess_close_after_flush(s);
+    }
     s->state = SESS_IDLE;
     arm_timer(s, tmo(s)->keepalive_ms);
     bufferevent_enable(s->bev, EV_READ);

@@ -39,7 +39,7 @@ tb_check "both servers answer through lxlb" \
     test "$(for _ in 1 2 3 4; do curl -s -m 5 "http://127.0.0.1:$PORT/"; done | sort -u | wc -l)" = 2
 
 WRK_OUT=$TB_RUN/wrk-health-static.txt
-wrk -t1 -c16 -d10s --latency "http://127.0.0.1:$PORT/" >"$WRK_OUT" 2>&1 &
+wrk -t1 -c32 -d10s --latency "http://127.0.0.1:$PORT/" >"$WRK_OUT" 2>&1 &
 wrk_pid=$!
 TB_PIDS+=("$wrk_pid")
 sleep 2

@@ -114,6 +114,14 @@ struct server *be_find_cookie(const struct backend *be, const char *cookie, size
     return NULL;
 }
 
+bool be_has_other_usable(const struct backend *be, const struct server *srv)
+{
+    for (size_t i = 0; i < be->nservers; i++)
+        if (be->servers[i] != srv && srv_usable(be->servers[i]) && be->servers[i]->weight)
+            return true;
+    return false;
+}
+
 struct server *be_pick(struct backend *be, const struct server *avoid)
 {
     return be->algo->pick(be, avoid);

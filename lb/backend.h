@@ -24,6 +24,9 @@ void be_remove_server(struct backend *be, struct server *s);
 struct server *be_find_server(const struct backend *be, const char *name);
 struct server *be_find_cookie(const struct backend *be, const char *cookie, size_t len);
 
+/* Is a server other than srv usable? (asks without moving the balancer) */
+bool be_has_other_usable(const struct backend *be, const struct server *srv);
+
 /* The balancer: a usable server, preferring one other than avoid. */
 struct server *be_pick(struct backend *be, const struct server *avoid);
 

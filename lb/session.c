@@ -39,6 +39,8 @@
 #define TXN_CACHE_MAX 256      /* recycled transactions kept */
 #define LINGER_MS 2000         /* read and discard this long before a close */
 #define REASON_MAX 512         /* bytes of a response reason phrase */
+#define CONNECT_SOFT_MS 1000   /* a connect unanswered this long is given up on when
+                                * another server can take the request (redispatch) */
 
 static int sess_parse_head(struct session *s);
 static int sess_forward_req_body(struct session *s);
@@ -608,6 +610,7 @@ static int sess_send_request(struct session *s)
     };
 
     t->t_connect_us = now_us(s);
+    evtimer_del(s->timer); /* the soft connect deadline, if any */
     sc->uses++;
     t->srv->total_requests++;
     struct evbuffer *out = bufferevent_get_output(sc->bev);
@@ -668,6 +671,11 @@ static int sess_connect(struct session *s, struct server *srv, bool fresh)
     }
     if (srv->addr.family != AF_UNIX)
         set_nodelay(bufferevent_getfd(sc->bev));
+    /* A vanished host (a container gone without a trace) leaves SYNs unanswered
+     * until timeout.connect: with redispatch, lxlb stops waiting much sooner
+     * when another server can take the request (sess_timer_cb). */
+    if (t->be->conf->redispatch && tmo(s)->connect_ms > CONNECT_SOFT_MS)
+        arm_timer(s, CONNECT_SOFT_MS);
     return 0;
 }
 
@@ -1045,6 +1053,20 @@ static void client_event_cb(struct bufferevent *bev, short what, void *arg)
     sess_free(s);
 }
 
+/* A connect has gone unanswered for CONNECT_SOFT_MS. On a LAN that means the
+ * host is gone (or drowning): when another server is usable, count it as a
+ * failed connect and redispatch now; else wait for timeout.connect. */
+static void sess_connect_slow(struct session *s)
+{
+    struct txn *t = s->txn;
+
+    if (!s->sc || s->sc->connected)
+        return;
+    if (!be_has_other_usable(t->be, t->srv))
+        return; /* nowhere else to go: the bufferevent's connect timeout decides */
+    sess_connect_failed(s, "no answer to connect within 1s");
+}
+
 static void sess_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct session *s = arg;
@@ -1053,6 +1075,9 @@ static void sess_timer_cb(evutil_socket_t fd, short what, void *arg)
     switch (s->state) {
     case SESS_HEAD:
         sess_error(s, 408);
+        break;
+    case SESS_CONNECT:
+        sess_connect_slow(s);
         break;
     case SESS_ACTIVE:
         /* The client stopped sending its body. */

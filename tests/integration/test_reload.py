@@ -222,3 +222,50 @@ def test_memory_flat_over_200_reloads(backend, lxlb):
     grown = rss_kb(lx.proc.pid) - start
     assert grown < 2048, "RSS grew by %d KiB over 200 reloads" % grown
     lx.assert_serving()
+
+
+def admin_stats(port):
+    r = get(port, "/stats")
+    assert r.status == 200, r
+    return {s["name"]: s for b in r.json()["backends"] for s in b["servers"]}
+
+
+def closed_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_health_state_and_counters_survive_reload(backend, lxlb):
+    """A down server stays down (no fresh 'up' as a static server would start),
+    an up one is not re-checked from scratch, counters keep counting."""
+    a = backend("A")
+    dead = "127.0.0.1:%d" % closed_port()
+    port, aport = free_port(), free_port()
+
+    def cfg(extra_header):
+        c = make_config({"b": [a, (dead, {"name": "D"})]}, port=port)
+        c["backends"][0]["health"] = {"path": "/", "interval": "100ms", "fall": 2, "rise": 2}
+        c["admin"] = {"bind": "127.0.0.1:%d" % aport}
+        c["frontends"][0]["set_headers"] = {"X-Gen": extra_header}
+        return c
+
+    lx = lxlb(cfg("1"))
+    lx.wait_log(lambda t: "server b/D is down" in t, 3)
+    for _ in range(10):
+        assert get(port, "/").body == b"backend A"
+    before = admin_stats(aport)
+    assert before["D"]["state"] == "down" and before["A"]["state"] == "up"
+    assert before["A"]["requests"] >= 10
+    wait_reload(lx, rewrite(lx, cfg("2")))
+    after = admin_stats(aport)
+    assert after["D"]["state"] == "down", after["D"]
+    assert after["A"]["state"] == "up"
+    assert after["A"]["requests"] >= before["A"]["requests"]
+    assert after["A"]["state_since_ms"] == before["A"]["state_since_ms"]
+    # no server went through a new up/down cycle because of the reload
+    text = lx.log()
+    assert text.count("server b/D is down") == 1, text[-2000:]
+    assert ["X-Gen", "2"] in get(port, "/headers").json()["headers"]

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from helpers import Conn, free_port, get, make_config, port_refuses
+from helpers import Conn, closed_port, free_port, get, make_config, port_refuses
 
 
 def rewrite(lx, config):
@@ -228,14 +228,6 @@ def admin_stats(port):
     r = get(port, "/stats")
     assert r.status == 200, r
     return {s["name"]: s for b in r.json()["backends"] for s in b["servers"]}
-
-
-def closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def test_health_state_and_counters_survive_reload(backend, lxlb):

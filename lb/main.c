@@ -18,6 +18,7 @@
 #include "discovery/agent.h"
 #include "lb/log.h"
 #include "lb/notify.h"
+#include "lb/privs.h"
 #include "lb/proxy.h"
 #include "lb/reload.h"
 #include "lb/tls.h"
@@ -293,6 +294,14 @@ int main(int argc, char **argv)
     struct event_base *base = event_base_new();
     if (!base || proxy_attach(px, base, err, sizeof(err)) < 0) {
         fprintf(stderr, "lxlb: %s\n", base ? err : "cannot create the event loop");
+        tell_parent(&ready_fd, 1);
+        proxy_free(px);
+        return 1;
+    }
+    /* Everything that needs root is done: listeners and the admin socket are
+     * bound, certificates and the access log are open. */
+    if (privs_drop(&px->conf->global, err, sizeof(err)) < 0) {
+        fprintf(stderr, "lxlb: %s\n", err);
         tell_parent(&ready_fd, 1);
         proxy_free(px);
         return 1;

@@ -44,7 +44,7 @@ static int count_lines(const char *s)
 static const char full_json[] =
     "{\n"
     "  \"global\":   { \"maxconn\": 5000, \"workers\": 2, \"grace\": \"3s\",\n"
-    "                \"user\": \"www-data\", \"group\": \"www-data\", \"chroot\": \"/var/empty\",\n"
+    "                \"user\": null, \"group\": null, \"chroot\": null,\n"
     "                \"access_log\": \"/var/log/lxlb.log\" },\n"
     "  \"admin\":    { \"bind\": \"127.0.0.1:19000\", \"token\": null },\n"
     "  \"defaults\": { \"timeout\": { \"connect\": \"4s\", \"client\": \"40s\", \"server\": 30000,\n"
@@ -93,9 +93,7 @@ static void test_valid_full(void)
         return;
     CHECK_STR(c->path, "t.json");
     CHECK(c->global.maxconn == 5000 && c->global.workers == 2 && c->global.grace_ms == 3000);
-    CHECK_STR(c->global.user, "www-data");
-    CHECK_STR(c->global.group, "www-data");
-    CHECK_STR(c->global.chroot, "/var/empty");
+    CHECK(!c->global.user && !c->global.group && !c->global.chroot); /* see test_privileges */
     CHECK_STR(c->global.access_log, "/var/log/lxlb.log");
     CHECK(c->admin.enabled && c->admin.token == NULL);
     CHECK(c->admin.bind.family == AF_INET);
@@ -929,7 +927,27 @@ static void test_free_null(void)
     CHECK(1);
 }
 
+/* user/group/chroot are read as given; with discovery.lxc (liblxc needs root)
+ * they are refused until the privileged helper exists. */
+static void test_privileges(void)
+{
+    struct conf *c = load(DOC_TOP("\"global\":{\"user\":\"www-data\",\"group\":\"www-data\","
+                                  "\"chroot\":\"/var/empty\"}"));
+    CHECK(c != NULL);
+    if (c) {
+        CHECK_STR(c->global.user, "www-data");
+        CHECK_STR(c->global.group, "www-data");
+        CHECK_STR(c->global.chroot, "/var/empty");
+    }
+    conf_free(c);
+    CHECK_ERR("{\"global\":{\"user\":\"nobody\"},"
+              "\"frontends\":[{\"name\":\"f\",\"bind\":[\":8080\"],\"default_backend\":\"b\"}],"
+              "\"backends\":[{\"name\":\"b\",\"discovery\":{\"lxc\":{}}}]}",
+              "$.backends[0].discovery.lxc: needs root");
+}
+
 UNIT_SUITE(conf_tests) = {
+    { "conf_privileges", test_privileges },
     { "conf_valid_full", test_valid_full },
     { "conf_minimal_defaults", test_minimal_defaults },
     { "conf_empty_sections_defaults", test_empty_sections_defaults },

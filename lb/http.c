@@ -9,6 +9,8 @@
 
 void hbuf_add(struct hbuf *b, const void *d, size_t n)
 {
+    if (n == 0)
+        return; /* memcpy into a buffer not yet allocated would be UB, even for 0 */
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
         while (cap < b->len + n)
@@ -39,7 +41,8 @@ void hbuf_uint(struct hbuf *b, unsigned v)
 
 void hbuf_to_evbuffer(struct hbuf *b, struct evbuffer *out)
 {
-    evbuffer_add(out, b->p, b->len);
+    if (b->len)
+        evbuffer_add(out, b->p, b->len);
     b->len = 0;
 }
 

@@ -19,7 +19,8 @@ static char *drain(struct evbuffer *b)
 static char *hbuf_take(struct hbuf *h)
 {
     char *s = malloc(h->len + 1);
-    memcpy(s, h->p, h->len);
+    if (h->len) /* an empty hbuf has no memory at all */
+        memcpy(s, h->p, h->len);
     s[h->len] = 0;
     hbuf_free(h);
     return s;

@@ -43,3 +43,45 @@ def test_10k_idle_keepalive_connections(backend, lxlb):
         return  # ASan's shadow memory and redzones make RSS meaningless here
     assert per_conn <= 4.0, "%.2f KiB per idle connection (bound: 4 KiB)" % per_conn
     lx.assert_serving()
+
+
+def test_out_of_descriptors_pauses_accepting(backend, tmp_path):
+    """EMFILE: lxlb stops accepting for a moment (connections wait in the
+    backlog) instead of spinning or dying, and serves again once some close."""
+    import json
+    import socket
+    import time
+    from helpers import get, wait_port
+
+    a = backend("A")
+    port = free_port()
+    cfg = make_config({"b": [a]}, port=port)
+    cfg["global"] = {"maxconn": 10000}
+    conf = tmp_path / "emfile.json"
+    conf.write_text(json.dumps(cfg))
+    log = open(tmp_path / "emfile.stderr", "wb")
+    limit = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))  # noqa: E731
+    proc = subprocess.Popen([lxlb_path(), "-f", str(conf)], stderr=log, stdout=subprocess.DEVNULL,
+                            preexec_fn=limit)
+    held = []
+    try:
+        assert wait_port(port, 5.0, proc)
+        for _ in range(80):  # more than lxlb has descriptors for
+            s = socket.create_connection(("127.0.0.1", port), timeout=2)
+            held.append(s)
+        time.sleep(0.5)
+        assert proc.poll() is None, "lxlb died at EMFILE"
+        text = (tmp_path / "emfile.stderr").read_text()
+        assert "pausing" in text and "Too many open files" in text, text[-2000:]
+        for s in held:
+            s.close()
+        held = []
+        time.sleep(0.5)
+        r = get(port, "/", timeout=5)
+        assert r.status == 200 and r.body == b"backend A"
+    finally:
+        for s in held:
+            s.close()
+        proc.kill()
+        proc.wait()
+        log.close()

@@ -11,7 +11,7 @@ struct evbuffer;
 struct evhttp_request;
 struct server;
 
-/* http.c: the request callback given to evhttp (arg: struct admin). */
+/* routes.c: the request callback given to evhttp (arg: struct admin). */
 void admin_http_cb(struct evhttp_request *req, void *arg);
 
 /* stats.c: the /stats document, and one server as /stats and the state API

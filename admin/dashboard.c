@@ -1,5 +1,5 @@
 /* admin/dashboard.c - the live dashboard: one self-contained page (inline CSS
- * and JS, no external assets; the CSP header in http.c enforces it) that polls
+ * and JS, no external assets; the CSP header in routes.c enforces it) that polls
  * /stats every second. Rates are derived in the browser from two readings of
  * the counters, so the server keeps no history. Servers that discovery removes
  * stay 10 s as "gone" rows so a container leaving is seen.

@@ -1,4 +1,4 @@
-/* admin/http.c - the admin requests: auth, routing, and each endpoint.
+/* admin/routes.c - the admin requests: auth, routing, and each endpoint.
  *
  *   GET  /                                  the dashboard page (public: it holds
  *                                           no figures; it fetches /stats)

@@ -53,24 +53,9 @@ FAIL_DURATION=10     # the failure run: -d10s, lxc-stop -k after FAIL_AT s
 FAIL_AT=3
 
 # ------------------------------------------------------------ packages ----
-# Bench-only packages, installed here (not by tests/deps.sh). policy-rc.d keeps
-# apt from starting system nginx/haproxy services: we run our own, foreground.
-bench_deps() {
-    local p missing="" pkgs="haproxy nginx gnuplot-nox valgrind strace wrk curl python3 util-linux procps"
-    for p in $pkgs; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
-    done
-    [ -z "$missing" ] && return 0
-    echo "bench: installing$missing"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-    apt-get install -y -qq --no-install-recommends $missing
-    local rc=$?
-    rm -f /usr/sbin/policy-rc.d
-    [ $rc = 0 ] || { echo "bench: apt-get install failed" >&2; exit 1; }
-}
-bench_deps
+# Bench-only packages, installed here (not by make test's list).
+"$here/../tests/deps.sh" haproxy nginx gnuplot-nox valgrind strace wrk curl python3 \
+    util-linux procps || exit 1
 
 # ------------------------------------------------------------- test bed ----
 # Our own bridge, subnet and lxcpath: tests and the demo may run meanwhile.

@@ -23,25 +23,7 @@ BIN=${1:-$repo/build/lxlb}
 ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-5} CONNS=${CONNS:-32}
 
 # ----------------------------------------------------------- packages ----
-need() {
-    local p missing=""
-    for p in "$@"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
-            missing="$missing $p"
-    done
-    [ -z "$missing" ] && return 0
-    [ "$(id -u)" = 0 ] || { echo "bench/tls.sh: needs$missing (apt-get install, as root)" >&2; exit 1; }
-    echo "bench/tls.sh: installing$missing"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    # keep apt from starting system haproxy/nginx services: we run our own
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-    apt-get install -y -qq --no-install-recommends $missing
-    local rc=$?
-    rm -f /usr/sbin/policy-rc.d
-    [ $rc = 0 ] || { echo "bench/tls.sh: apt-get install failed" >&2; exit 1; }
-}
-need haproxy nginx wrk openssl python3
+"$repo/tests/deps.sh" haproxy nginx wrk openssl python3 || exit 1
 
 # --------------------------------------------------------------- setup ----
 W=$(mktemp -d /tmp/lxlb-tls-bench.XXXXXX)

@@ -1,10 +1,12 @@
 #!/bin/sh
-# Installs the Debian packages lxlb builds and tests with; quiet and quick when
-# everything is already there.
+# tests/deps.sh [PKG...]: installs the Debian packages lxlb builds and tests
+# with (or, given arguments, just those: the benchmarks' extras); quiet and
+# quick when everything is already there.
 set -e
 PKGS="build-essential pkg-config libevent-dev libjansson-dev libssl-dev lxc lxc-dev
 node-llhttp apache2 wrk curl python3 python3-pytest iproute2 openssl chromium
 systemd man-db groff-base logrotate etcd-server etcd-client clang libclang-rt-14-dev"
+[ $# -gt 0 ] && PKGS="$*"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
@@ -14,7 +16,15 @@ echo "deps: installing$missing"
 if [ "$(id -u)" != 0 ]; then echo "deps: need root to install$missing" >&2; exit 1; fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-# Services from these packages must not grab ports on a machine with an init.
-printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-apt-get install -y -qq --no-install-recommends $missing
-rm -f /usr/sbin/policy-rc.d
+# Services from these packages (haproxy, nginx, etcd, apache2) must not start
+# and grab ports on a machine with an init: tests and benches run their own.
+# A policy-rc.d that was there before is left as it was.
+own_policy=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    own_policy=1
+fi
+rc=0
+apt-get install -y -qq --no-install-recommends $missing || rc=$?
+[ -n "$own_policy" ] && rm -f /usr/sbin/policy-rc.d
+[ $rc = 0 ] || { echo "deps: apt-get install failed" >&2; exit 1; }

@@ -63,9 +63,7 @@ static void discovery_drop_lxc(struct backend *be)
             continue;
         log_event(LOG_LVL_INFO, "server %s/%s removed: backend has no discovery.lxc any more",
                   be->name, s->name);
-        s->retiring = true;
-        sess_server_lost(be->px, s);
-        be_remove_server(be, s);
+        be_remove_gone(be, s);
     }
 }
 

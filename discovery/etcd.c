@@ -131,10 +131,7 @@ static void detcd_remove(struct detcd *w, struct server *s, const char *why)
 {
     log_event(LOG_LVL_INFO, "server %s/%s removed: %s (%u requests in flight finish)",
               be_name(w), s->name, why, s->active);
-    /* Retiring first, so the requests redispatched now cannot come back here. */
-    s->retiring = true;
-    sess_server_lost(w->be->px, s);
-    be_remove_server(w->be, s);
+    be_remove_gone(w->be, s);
 }
 
 static void detcd_add(struct detcd *w, const char *name, const struct conf_addr *addr)
@@ -455,8 +452,6 @@ void detcd_drop(struct backend *be)
             continue;
         log_event(LOG_LVL_INFO, "server %s/%s removed: backend has no discovery.etcd any more",
                   be->name, s->name);
-        s->retiring = true;
-        sess_server_lost(be->px, s);
-        be_remove_server(be, s);
+        be_remove_gone(be, s);
     }
 }

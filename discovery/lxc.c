@@ -361,11 +361,9 @@ static void ct_retire(struct dlxc_ct *ct)
     }
     if (!s || s->retiring)
         return;
-    s->retiring = true;
     log_event(LOG_LVL_INFO, "server %s/%s retiring: container %s (%u requests in flight finish)",
               be_name(ct->w), s->name, ct->state, s->active);
-    /* Requests sent to it that got nothing back would wait for their timeout. */
-    sess_server_lost(ct->w->be->px, s);
+    srv_set_retiring(s, true);
     ct_drain_check(ct);
 }
 
@@ -373,7 +371,7 @@ static void ct_unretire(struct dlxc_ct *ct, const char *why)
 {
     struct server *s = ct->srv;
 
-    s->retiring = false;
+    srv_set_retiring(s, false);
     evtimer_del(ct->drain);
     log_event(LOG_LVL_INFO, "server %s/%s back from retirement: %s", be_name(ct->w), s->name, why);
     ct_recheck(ct, why);
@@ -391,10 +389,7 @@ static void ct_drop_server(struct dlxc_ct *ct, const char *why)
     evtimer_del(ct->drain);
     log_event(LOG_LVL_INFO, "server %s/%s removed: %s (%u requests in flight finish)",
               be_name(ct->w), s->name, why, s->active);
-    /* Retiring first, so the requests redispatched now cannot come back here. */
-    s->retiring = true;
-    sess_server_lost(ct->w->be->px, s);
-    be_remove_server(ct->w->be, s);
+    be_remove_gone(ct->w->be, s);
     ct->srv = NULL;
     srv_unref(s);
 }
@@ -772,9 +767,7 @@ static void dlxc_sweep_orphans(struct dlxc *w)
             continue;
         log_event(LOG_LVL_INFO, "server %s/%s removed: container not running (resync)",
                   be_name(w), s->name);
-        s->retiring = true;
-        sess_server_lost(w->be->px, s);
-        be_remove_server(w->be, s);
+        be_remove_gone(w->be, s);
     }
 }
 

@@ -96,6 +96,12 @@ void be_remove_server(struct backend *be, struct server *s)
     }
 }
 
+void be_remove_gone(struct backend *be, struct server *s)
+{
+    srv_set_retiring(s, true);
+    be_remove_server(be, s);
+}
+
 struct server *be_find_server(const struct backend *be, const char *name)
 {
     for (size_t i = 0; i < be->nservers; i++)

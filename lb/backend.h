@@ -21,6 +21,10 @@ void be_retire(struct backend *be);
 int be_add_server(struct backend *be, struct server *s);
 /* Removes s from the list; it lives on until its last connection ends. */
 void be_remove_server(struct backend *be, struct server *s);
+/* The server is gone for good (its container stopped, its key was deleted):
+ * retire it first, so the requests redispatched now cannot come back to it,
+ * then remove it. A reload's removal (be_remove_server) lets requests finish. */
+void be_remove_gone(struct backend *be, struct server *s);
 struct server *be_find_server(const struct backend *be, const char *name);
 struct server *be_find_cookie(const struct backend *be, const char *cookie, size_t len);
 

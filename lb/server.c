@@ -117,6 +117,16 @@ void srv_set_admin(struct server *s, enum srv_admin a, const char *reason)
         pool_flush(s);
 }
 
+void srv_set_retiring(struct server *s, bool on)
+{
+    if (s->retiring == on)
+        return;
+    s->retiring = on;
+    s->state_since_ms = now_ms();
+    if (on && s->backend && s->backend->px)
+        sess_server_lost(s->backend->px, s);
+}
+
 void srv_traffic_failed(struct server *s, const char *why)
 {
     const struct conf_health *hc = s->backend ? &s->backend->conf->health : NULL;

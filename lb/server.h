@@ -27,6 +27,10 @@ static inline bool srv_usable_sticky(const struct server *s)
 
 void srv_set_health(struct server *s, enum srv_health h, const char *reason);
 void srv_set_admin(struct server *s, enum srv_admin a, const char *reason);
+/* Discovery: its container is stopping or frozen (on) or back (off). On, the
+ * requests still waiting on it with nothing back go elsewhere at once. The
+ * caller logs, with the container's context. */
+void srv_set_retiring(struct server *s, bool on);
 /* Passive health, from real traffic: a connect failed (refused, unreachable,
  * timeout) or a request got nothing back (connection reset, closed, timed
  * out). fall of them in a row mark s down at once, when checks can bring it

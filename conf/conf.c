@@ -1264,13 +1264,14 @@ static void conf_free_backend(struct conf_backend *b)
 
 struct conf *conf_ref(struct conf *c)
 {
-    c->refcnt++;
+    /* Atomic: worker threads hold generations too (lb/worker.h). */
+    __atomic_add_fetch(&c->refcnt, 1, __ATOMIC_RELAXED);
     return c;
 }
 
 void conf_unref(struct conf *c)
 {
-    if (c && --c->refcnt == 0)
+    if (c && __atomic_sub_fetch(&c->refcnt, 1, __ATOMIC_ACQ_REL) == 0)
         conf_free(c);
 }
 

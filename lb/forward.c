@@ -6,7 +6,7 @@
 #include "lb/forward.h"
 
 /* Heads are built here, then handed over in one piece (one loop thread). */
-static struct hbuf scratch;
+static __thread struct hbuf scratch; /* per worker thread */
 
 void fwd_cleanup(void) { hbuf_free(&scratch); }
 

@@ -1,6 +1,7 @@
 /* lb/log.c - event lines and the batched access log. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,20 +20,32 @@
 #define SYSLOG_RETRY 1     /* seconds between reconnects to a syslog that was down */
 #define SYSLOG_NOTE  10    /* seconds between two "lines dropped" events */
 
+/* Access lines pending in one thread (each worker loop batches its own). */
+struct log_buf {
+    char buf[LOG_BUF_SIZE];  /* pending access lines */
+    size_t len;              /* bytes used in buf */
+    struct event *flush_ev;  /* fires once after the current loop turn */
+};
+
+static struct log_buf main_buf;      /* the main loop's (and any unattached thread's) */
+static __thread struct log_buf *tb;  /* this thread's, set by log_attach */
+
+static struct log_buf *my_buf(void) { return tb ? tb : &main_buf; }
+
+/* The target is shared by every worker: lock taken once per batch written
+ * (and to switch targets), never per request. */
 static struct {
+    pthread_mutex_t lock;    /* guards everything below but debug */
     bool debug;              /* print LOG_LVL_DEBUG lines */
     int fd;                  /* access-log target, -1: off */
     bool own_fd;             /* fd is a file or socket we opened (not stderr) */
     bool syslog;             /* fd is a datagram socket to syslog */
     bool connected;          /* the syslog socket is connected */
     char *path;              /* file or syslog socket path for reopen, NULL for stderr/off */
-    char buf[LOG_BUF_SIZE];  /* pending access lines */
-    size_t len;              /* bytes used in buf */
-    struct event *flush_ev;  /* fires once after the current loop turn */
     unsigned long long drops;    /* syslog lines dropped (socket full or syslog down) */
     unsigned long long noted;    /* drops already reported in an event line */
     time_t last_note, last_connect;
-} lg = { .fd = 2 };
+} lg = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = 2 };
 
 static const char *level_names[] = { "debug", "info", "warning", "error" };
 
@@ -156,7 +169,7 @@ static void syslog_send(const char *line, size_t n, const char *hdr, size_t hlen
     }
 }
 
-static void syslog_flush(void)
+static void syslog_flush(const char *buf, size_t len)
 {
     char hdr[64], ts[32];
     time_t now = time(NULL);
@@ -165,26 +178,44 @@ static void syslog_flush(void)
     localtime_r(&now, &tm);
     strftime(ts, sizeof(ts), "%b %e %H:%M:%S", &tm);
     int hlen = snprintf(hdr, sizeof(hdr), "<%d>%s lxlb[%d]: ", SYSLOG_PRI, ts, (int)getpid());
-    for (size_t off = 0; off < lg.len;) {
-        char *nl = memchr(lg.buf + off, '\n', lg.len - off);
-        size_t n = nl ? (size_t)(nl - (lg.buf + off)) : lg.len - off;
-        syslog_send(lg.buf + off, n, hdr, (size_t)hlen);
+    for (size_t off = 0; off < len;) {
+        const char *nl = memchr(buf + off, '\n', len - off);
+        size_t n = nl ? (size_t)(nl - (buf + off)) : len - off;
+        syslog_send(buf + off, n, hdr, (size_t)hlen);
         off += n + 1;
     }
     syslog_note_drops();
 }
 
-unsigned long long log_access_dropped(void) { return lg.drops; }
+unsigned long long log_access_dropped(void)
+{
+    pthread_mutex_lock(&lg.lock);
+    unsigned long long n = lg.drops;
+    pthread_mutex_unlock(&lg.lock);
+    return n;
+}
+
+/* Caller holds lg.lock. */
+static void flush_locked(struct log_buf *b)
+{
+    if (b->len && lg.fd >= 0) {
+        if (lg.syslog)
+            syslog_flush(b->buf, b->len);
+        else
+            write_all(lg.fd, b->buf, b->len);
+    }
+    b->len = 0;
+}
 
 void log_access_flush(void)
 {
-    if (lg.len && lg.fd >= 0) {
-        if (lg.syslog)
-            syslog_flush();
-        else
-            write_all(lg.fd, lg.buf, lg.len);
-    }
-    lg.len = 0;
+    struct log_buf *b = my_buf();
+
+    if (!b->len)
+        return;
+    pthread_mutex_lock(&lg.lock);
+    flush_locked(b);
+    pthread_mutex_unlock(&lg.lock);
 }
 
 static void flush_cb(evutil_socket_t fd, short what, void *arg)
@@ -193,17 +224,43 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
     log_access_flush();
 }
 
-void log_attach(struct event_base *base)
+int log_attach(struct event_base *base)
 {
-    lg.flush_ev = evtimer_new(base, flush_cb, NULL);
+    static bool main_taken;
+    /* The first loop (the main one: attached before workers start) uses the
+     * static buffer; worker loops get their own. */
+    struct log_buf *b = tb ? tb
+                      : __atomic_exchange_n(&main_taken, true, __ATOMIC_ACQ_REL)
+                          ? calloc(1, sizeof(*b)) : &main_buf;
+
+    if (!b || !(b->flush_ev = evtimer_new(base, flush_cb, NULL))) {
+        if (b != &main_buf)
+            free(b);
+        return -1;
+    }
+    tb = b;
+    return 0;
+}
+
+void log_detach(void)
+{
+    struct log_buf *b = tb;
+
+    if (!b)
+        return;
+    log_access_flush();
+    if (b->flush_ev)
+        event_free(b->flush_ev);
+    b->flush_ev = NULL;
+    tb = NULL;
+    if (b != &main_buf)
+        free(b);
 }
 
 void log_shutdown(void)
 {
+    log_detach();
     log_access_flush();
-    if (lg.flush_ev)
-        event_free(lg.flush_ev);
-    lg.flush_ev = NULL;
     if (lg.own_fd)
         close(lg.fd);
     lg.fd = 2;
@@ -236,9 +293,12 @@ int log_access_open(const char *target)
     int fd;
     bool own;
 
-    if (open_target(target, &fd, &own) < 0)
+    pthread_mutex_lock(&lg.lock);
+    if (open_target(target, &fd, &own) < 0) {
+        pthread_mutex_unlock(&lg.lock);
         return -1;
-    log_access_flush();
+    }
+    flush_locked(my_buf());
     if (lg.own_fd)
         close(lg.fd);
     lg.fd = fd;
@@ -246,6 +306,7 @@ int log_access_open(const char *target)
     lg.syslog = !strcmp(target, "syslog");
     free(lg.path);
     lg.path = !own ? NULL : strdup(lg.syslog ? syslog_path() : target);
+    pthread_mutex_unlock(&lg.lock);
     return 0;
 }
 
@@ -256,9 +317,12 @@ int log_access_reopen(void)
     if (!lg.path)
         return 0;
     if (lg.syslog) {
-        log_access_flush();
+        pthread_mutex_lock(&lg.lock);
+        flush_locked(my_buf());
         lg.connected = syslog_connect(lg.fd, lg.path) == 0;
-        return lg.connected ? 0 : -1;
+        bool ok = lg.connected;
+        pthread_mutex_unlock(&lg.lock);
+        return ok ? 0 : -1;
     }
     char *path = strdup(lg.path);
     int rc = path ? log_access_open(path) : -1;
@@ -272,30 +336,32 @@ void log_access(const char *fmt, ...)
 {
     va_list ap;
 
+    struct log_buf *b = my_buf();
+
     if (lg.fd < 0)
         return;
     for (int tries = 0; tries < 2; tries++) {
-        size_t room = sizeof(lg.buf) - lg.len;
+        size_t room = sizeof(b->buf) - b->len;
         va_start(ap, fmt);
-        int n = vsnprintf(lg.buf + lg.len, room, fmt, ap);
+        int n = vsnprintf(b->buf + b->len, room, fmt, ap);
         va_end(ap);
         if (n >= 0 && (size_t)n + 1 < room) {
-            lg.len += (size_t)n;
-            lg.buf[lg.len++] = '\n';
+            b->len += (size_t)n;
+            b->buf[b->len++] = '\n';
             break;
         }
         log_access_flush(); /* no room: write what we have, then retry once */
     }
-    if (lg.flush_ev && !evtimer_pending(lg.flush_ev, NULL)) {
+    if (b->flush_ev && !evtimer_pending(b->flush_ev, NULL)) {
         struct timeval zero = { 0, 0 };
-        evtimer_add(lg.flush_ev, &zero);
+        evtimer_add(b->flush_ev, &zero);
     }
 }
 
 void log_access_date(char *out, size_t n)
 {
-    static time_t cached_sec = -1;
-    static char cached[32];
+    static __thread time_t cached_sec = -1;
+    static __thread char cached[32];
     struct timeval tv;
 
     gettimeofday(&tv, NULL);

@@ -34,7 +34,10 @@ void log_access(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_access_flush(void);
 /* "21/Nov/2026:23:40:01.123" (local time), formatted once per second. */
 void log_access_date(char *out, size_t n);
-void log_attach(struct event_base *base);
+/* Batch this thread's access lines on base (each worker loop calls it). */
+int log_attach(struct event_base *base);
+/* Write this thread's pending lines and stop batching (a worker ending). */
+void log_detach(void);
 void log_shutdown(void);
 
 #endif

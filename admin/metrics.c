@@ -10,6 +10,7 @@
 
 #include "admin/admin-int.h"
 #include "lb/backend-t.h"
+#include "lb/ctr.h"
 #include "lb/proxy-t.h"
 #include "lb/server.h"
 
@@ -34,15 +35,15 @@ struct out {
 #define GETTER(fn, type, var, expr) \
     static double fn(const void *p) { const type *var = p; return (double)(expr); }
 
-GETTER(fe_cur, struct frontend, fe, fe->cur_conns)
-GETTER(fe_conns, struct frontend, fe, fe->conns_total)
-GETTER(fe_reqs, struct frontend, fe, fe->requests)
-GETTER(fe_errs, struct frontend, fe, fe->errors)
-GETTER(fe_bin, struct frontend, fe, fe->bytes_in)
-GETTER(fe_bout, struct frontend, fe, fe->bytes_out)
+GETTER(fe_cur, struct frontend, fe, ctr_sum(fe->ctr, CTR_CONNS))
+GETTER(fe_conns, struct frontend, fe, ctr_sum(fe->ctr, CTR_CONNS_TOTAL))
+GETTER(fe_reqs, struct frontend, fe, ctr_sum(fe->ctr, CTR_REQUESTS))
+GETTER(fe_errs, struct frontend, fe, ctr_sum(fe->ctr, CTR_ERRORS))
+GETTER(fe_bin, struct frontend, fe, ctr_sum(fe->ctr, CTR_BYTES_IN))
+GETTER(fe_bout, struct frontend, fe, ctr_sum(fe->ctr, CTR_BYTES_OUT))
 
-GETTER(be_reqs, struct backend, be, be->total_requests)
-GETTER(be_noserv, struct backend, be, be->no_server)
+GETTER(be_reqs, struct backend, be, ctr_sum(be->ctr, CTR_REQUESTS))
+GETTER(be_noserv, struct backend, be, ctr_sum(be->ctr, CTR_NO_SERVER))
 GETTER(be_nserv, struct backend, be, be->nservers)
 
 static double be_usable(const void *p)
@@ -57,12 +58,12 @@ static double be_usable(const void *p)
 
 GETTER(srv_up, struct server, s, srv_usable(s))
 GETTER(srv_weight, struct server, s, s->weight)
-GETTER(srv_active, struct server, s, s->active)
-GETTER(srv_idle, struct server, s, s->nidle)
-GETTER(srv_reqs, struct server, s, s->total_requests)
-GETTER(srv_fails, struct server, s, s->failures)
-GETTER(srv_bin, struct server, s, s->bytes_in)
-GETTER(srv_bout, struct server, s, s->bytes_out)
+GETTER(srv_inflight, struct server, s, ctr_sum(s->ctr, CTR_ACTIVE))
+GETTER(srv_idle, struct server, s, ctr_sum(s->ctr, CTR_IDLE))
+GETTER(srv_reqs, struct server, s, ctr_sum(s->ctr, CTR_REQUESTS))
+GETTER(srv_fails, struct server, s, ctr_sum(s->ctr, CTR_FAILURES))
+GETTER(srv_bin, struct server, s, ctr_sum(s->ctr, CTR_BYTES_IN))
+GETTER(srv_bout, struct server, s, ctr_sum(s->ctr, CTR_BYTES_OUT))
 GETTER(srv_age, struct server, s, (admin_now_ms() - s->state_since_ms) / 1000.0)
 
 static const struct metric fe_metrics[] = {
@@ -88,7 +89,7 @@ static const struct metric srv_metrics[] = {
     { "lxlb_server_up", "gauge", "1 when the server takes new clients (health up, admin ready).",
       srv_up },
     { "lxlb_server_weight", "gauge", "Balancer weight.", srv_weight },
-    { "lxlb_server_active_connections", "gauge", "Requests in flight to the server.", srv_active },
+    { "lxlb_server_active_connections", "gauge", "Requests in flight to the server.", srv_inflight },
     { "lxlb_server_idle_connections", "gauge", "Idle pooled connections to the server.",
       srv_idle },
     { "lxlb_server_requests_total", "counter", "Requests sent to the server.", srv_reqs },

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "admin/admin-int.h"
+#include "lb/ctr.h"
 #include "lb/backend-t.h"
 #include "lb/proxy-t.h"
 #include "lb/server.h"
@@ -42,12 +43,12 @@ json_t *admin_server_json(const struct server *s)
     json_object_set_new(o, "retiring", json_boolean(s->retiring));
     set_str(o, "cookie", s->cookie);
     set_u64(o, "weight", s->weight);
-    set_u64(o, "active", s->active);
-    set_u64(o, "idle_pooled", s->nidle);
-    set_u64(o, "requests", s->total_requests);
-    set_u64(o, "failures", s->failures);
-    set_u64(o, "bytes_in", s->bytes_in);
-    set_u64(o, "bytes_out", s->bytes_out);
+    set_u64(o, "active", ctr_sum(s->ctr, CTR_ACTIVE));
+    set_u64(o, "idle_pooled", ctr_sum(s->ctr, CTR_IDLE));
+    set_u64(o, "requests", ctr_sum(s->ctr, CTR_REQUESTS));
+    set_u64(o, "failures", ctr_sum(s->ctr, CTR_FAILURES));
+    set_u64(o, "bytes_in", ctr_sum(s->ctr, CTR_BYTES_IN));
+    set_u64(o, "bytes_out", ctr_sum(s->ctr, CTR_BYTES_OUT));
     set_str(o, "last_check", s->last_check);
     json_object_set_new(o, "state_since_ms", json_integer(s->state_since_ms));
     json_object_set_new(o, "time_in_state_s", json_integer(since > 0 ? since / 1000 : 0));
@@ -68,8 +69,8 @@ static json_t *backend_json(const struct backend *be)
     }
     set_str(o, "name", be->name);
     set_str(o, "balance", be->algo ? be->algo->name : NULL);
-    set_u64(o, "requests", be->total_requests);
-    set_u64(o, "no_server", be->no_server);
+    set_u64(o, "requests", ctr_sum(be->ctr, CTR_REQUESTS));
+    set_u64(o, "no_server", ctr_sum(be->ctr, CTR_NO_SERVER));
     set_u64(o, "servers_usable", usable);
     json_object_set_new(o, "servers", servers);
     return o;
@@ -91,12 +92,12 @@ static json_t *frontend_json(const struct frontend *fe)
     json_object_set_new(o, "binds", binds);
     json_object_set_new(o, "tls", json_boolean(fe->conf && fe->conf->tls.enabled));
     set_str(o, "backend", fe->backend ? fe->backend->name : NULL);
-    set_u64(o, "connections", fe->cur_conns);
-    set_u64(o, "connections_total", fe->conns_total);
-    set_u64(o, "requests", fe->requests);
-    set_u64(o, "errors", fe->errors);
-    set_u64(o, "bytes_in", fe->bytes_in);
-    set_u64(o, "bytes_out", fe->bytes_out);
+    set_u64(o, "connections", ctr_sum(fe->ctr, CTR_CONNS));
+    set_u64(o, "connections_total", ctr_sum(fe->ctr, CTR_CONNS_TOTAL));
+    set_u64(o, "requests", ctr_sum(fe->ctr, CTR_REQUESTS));
+    set_u64(o, "errors", ctr_sum(fe->ctr, CTR_ERRORS));
+    set_u64(o, "bytes_in", ctr_sum(fe->ctr, CTR_BYTES_IN));
+    set_u64(o, "bytes_out", ctr_sum(fe->ctr, CTR_BYTES_OUT));
     return o;
 oom:
     json_decref(o);
@@ -121,7 +122,7 @@ json_t *admin_stats_json(const struct admin *a)
     set_u64(o, "pid", (uint64_t)getpid());
     set_u64(o, "uptime_s", (uint64_t)(admin_mono_ms() - a->started_ms) / 1000);
     json_object_set_new(o, "now_ms", json_integer(admin_now_ms()));
-    set_u64(o, "connections", px->nconn);
+    set_u64(o, "connections", ctr_sum(px->ctr, CTR_CONNS));
     json_object_set_new(o, "stopping", json_boolean(px->stopping));
     json_object_set_new(o, "frontends", fes);
     json_object_set_new(o, "backends", bes);

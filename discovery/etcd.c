@@ -130,7 +130,7 @@ static struct server *detcd_find(const struct detcd *w, const char *name)
 static void detcd_remove(struct detcd *w, struct server *s, const char *why)
 {
     log_event(LOG_LVL_INFO, "server %s/%s removed: %s (%u requests in flight finish)",
-              be_name(w), s->name, why, s->active);
+              be_name(w), s->name, why, srv_active(s));
     be_remove_gone(w->be, s);
 }
 

@@ -335,7 +335,7 @@ static void ct_drain_check(struct dlxc_ct *ct)
 {
     if (!ct->srv || !ct->srv->retiring)
         return;
-    if (ct->srv->active > 0) {
+    if (srv_active(ct->srv) > 0) {
         dlxc_arm(ct->drain, DLXC_DRAIN_POLL_MS);
         return;
     }
@@ -362,7 +362,7 @@ static void ct_retire(struct dlxc_ct *ct)
     if (!s || s->retiring)
         return;
     log_event(LOG_LVL_INFO, "server %s/%s retiring: container %s (%u requests in flight finish)",
-              be_name(ct->w), s->name, ct->state, s->active);
+              be_name(ct->w), s->name, ct->state, srv_active(s));
     srv_set_retiring(s, true);
     ct_drain_check(ct);
 }
@@ -388,7 +388,7 @@ static void ct_drop_server(struct dlxc_ct *ct, const char *why)
     ct_kick_stop(ct);
     evtimer_del(ct->drain);
     log_event(LOG_LVL_INFO, "server %s/%s removed: %s (%u requests in flight finish)",
-              be_name(ct->w), s->name, why, s->active);
+              be_name(ct->w), s->name, why, srv_active(s));
     be_remove_gone(ct->w->be, s);
     ct->srv = NULL;
     srv_unref(s);

@@ -10,6 +10,7 @@
 struct backend;
 struct server;
 struct proxy;
+struct ctr_block;
 
 /* A balancing algorithm: an ops table, so adding one touches no caller. */
 struct lb_algo {
@@ -28,8 +29,9 @@ struct backend {
     struct server **servers;        /* live servers (each holds one reference) */
     size_t nservers;                /* entries in servers */
     size_t cap;                     /* allocated entries in servers */
-    uint64_t total_requests;        /* requests routed here, ever */
-    uint64_t no_server;             /* requests answered 503 for want of a server */
+    size_t rot;                     /* leastconn: where the next tie-break scan starts */
+    struct ctr_block *ctr;          /* requests routed here, 503s for want of a server
+                                     * (lb/ctr.h), shared with its replicas */
 };
 
 #endif

@@ -4,10 +4,12 @@
 
 #include "conf/conf.h"
 #include "health/health.h"
+#include "lb/ctr.h"
 #include "lb/backend.h"
 #include "lb/log.h"
 #include "lb/pool.h"
 #include "lb/server.h"
+#include "lb/worker.h"
 
 struct backend *be_new(struct proxy *px, struct conf *gen, const struct conf_backend *cb)
 {
@@ -16,7 +18,8 @@ struct backend *be_new(struct proxy *px, struct conf *gen, const struct conf_bac
     if (!be)
         return NULL;
     be->name = strdup(cb->name);
-    if (!be->name) {
+    if (!be->name || !(be->ctr = ctr_get('b', cb->name, NULL))) {
+        free(be->name);
         free(be);
         return NULL;
     }
@@ -43,6 +46,7 @@ void be_unref(struct backend *be)
     if (!be || --be->refcnt > 0)
         return;
     conf_unref(be->gen);
+    ctr_put(be->ctr);
     free(be->servers);
     free(be->name);
     free(be);
@@ -61,6 +65,8 @@ int be_add_server(struct backend *be, struct server *s)
 {
     if (be_find_server(be, s->name))
         return -1;
+    if (!s->ctr && !(s->ctr = ctr_get('s', be->name, s->name)))
+        return -1;
     if (be->nservers == be->cap) {
         size_t cap = be->cap ? be->cap * 2 : 8;
         struct server **n = realloc(be->servers, cap * sizeof(*n));
@@ -78,6 +84,7 @@ int be_add_server(struct backend *be, struct server *s)
     }
     s->removed = false;
     be->servers[be->nservers++] = s;
+    workers_server_changed(s);
     return 0;
 }
 
@@ -88,6 +95,7 @@ void be_remove_server(struct backend *be, struct server *s)
             continue;
         memmove(&be->servers[i], &be->servers[i + 1], (be->nservers - i - 1) * sizeof(s));
         be->nservers--;
+        workers_server_removed(s);
         s->removed = true;
         health_server_removed(s);
         pool_flush(s);
@@ -165,9 +173,9 @@ static struct server *rr_pick(struct backend *be, const struct server *avoid)
 static struct server *lc_pick(struct backend *be, const struct server *avoid)
 {
     struct server *best = NULL, *fallback = NULL;
-    static size_t rot;
+    uint64_t best_active = 0;
+    size_t rot = ++be->rot;
 
-    rot++;
     for (size_t k = 0; k < be->nservers; k++) {
         struct server *s = be->servers[(k + rot) % be->nservers];
         if (!srv_usable(s) || s->weight == 0)
@@ -177,8 +185,11 @@ static struct server *lc_pick(struct backend *be, const struct server *avoid)
             continue;
         }
         /* a/wa < b/wb  <=>  a*wb < b*wa, in integers */
-        if (!best || (uint64_t)s->active * best->weight < (uint64_t)best->active * s->weight)
+        uint64_t a = ctr_local(s->ctr, CTR_ACTIVE);
+        if (!best || a * best->weight < best_active * s->weight) {
             best = s;
+            best_active = a;
+        }
     }
     return best ? best : fallback;
 }

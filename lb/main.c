@@ -16,12 +16,14 @@
 
 #include "conf/conf.h"
 #include "discovery/agent.h"
+#include "lb/ctr.h"
 #include "lb/log.h"
 #include "lb/notify.h"
 #include "lb/privs.h"
 #include "lb/proxy.h"
 #include "lb/reload.h"
 #include "lb/tls.h"
+#include "lb/worker.h"
 
 #ifndef LXLB_VERSION
 #define LXLB_VERSION "dev"
@@ -278,7 +280,12 @@ int main(int argc, char **argv)
         conf_unref(c);
         return 1;
     }
+    ctr_init(c->global.workers); /* counter slots, before any object exists */
     struct proxy *px = proxy_new(c, err, sizeof(err)); /* binds: before the fork */
+    if (px && workers_new(px, err, sizeof(err)) < 0) {
+        proxy_free(px);
+        px = NULL;
+    }
     if (!px) {
         fprintf(stderr, "lxlb: %s\n", err);
         log_shutdown();
@@ -288,6 +295,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "lxlb: cannot daemonize (pid file %s): %s\n", o.pidfile,
                 strerror(errno));
         tell_parent(&ready_fd, 1);
+        workers_free();
         proxy_free(px);
         return 1;
     }
@@ -295,23 +303,28 @@ int main(int argc, char **argv)
     if (!base || proxy_attach(px, base, err, sizeof(err)) < 0) {
         fprintf(stderr, "lxlb: %s\n", base ? err : "cannot create the event loop");
         tell_parent(&ready_fd, 1);
+        workers_free();
         proxy_free(px);
         return 1;
     }
     /* Everything that needs root is done: listeners and the admin socket are
      * bound, certificates and the access log are open. */
-    if (privs_drop(&px->conf->global, err, sizeof(err)) < 0) {
+    log_attach(base); /* before the workers: the main loop batches in the static buffer */
+    if (privs_drop(&px->conf->global, err, sizeof(err)) < 0 ||
+        workers_start(err, sizeof(err)) < 0) {
         fprintf(stderr, "lxlb: %s\n", err);
         tell_parent(&ready_fd, 1);
+        workers_free();
         proxy_free(px);
+        log_shutdown();
         return 1;
     }
-    log_attach(base);
     log_event(LOG_LVL_INFO, "lxlb %s started (pid %d)", LXLB_VERSION, (int)getpid());
     tell_parent(&ready_fd, 0);
     notify_ready();
     rc = run(px, base);
     log_event(LOG_LVL_INFO, "exiting");
+    workers_free(); /* joins the other loops first: they share counters and the log */
     proxy_free(px);
     log_shutdown();
     notify_shutdown();

@@ -4,6 +4,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "lb/ctr.h"
 #include "lb/pool.h"
 #include "lb/server.h"
 
@@ -45,6 +46,7 @@ static void unlink_idle(struct srv_conn *c)
         if (*pp == c) {
             *pp = c->next;
             s->nidle--;
+    ctr_dec(s->ctr, CTR_IDLE);
             break;
         }
     }
@@ -77,6 +79,7 @@ struct srv_conn *pool_take(struct server *s)
         return NULL;
     s->idle = c->next;
     s->nidle--;
+    ctr_dec(s->ctr, CTR_IDLE);
     c->next = NULL;
     bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
     return c;
@@ -100,6 +103,7 @@ void pool_put(struct srv_conn *c, uint32_t idle_ms)
     c->next = s->idle;
     s->idle = c;
     s->nidle++;
+    ctr_inc(s->ctr, CTR_IDLE);
 }
 
 void pool_flush(struct server *s)

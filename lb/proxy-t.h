@@ -16,6 +16,7 @@ struct session;
 struct txn;
 struct reload;
 struct tls_ctx;
+struct ctr_block;
 
 struct frontend {
     char *name;                        /* from conf, owned */
@@ -27,12 +28,8 @@ struct frontend {
     struct proxy *px;                  /* owner */
     uint32_t refcnt;                   /* proxy list + sessions: a frontend removed by a
                                         * reload lives until its connections end */
-    uint32_t cur_conns;                /* client connections open now */
-    uint64_t conns_total;              /* client connections accepted, ever */
-    uint64_t requests;                 /* requests received, ever */
-    uint64_t errors;                   /* requests answered with an lxlb error page */
-    uint64_t bytes_in;                 /* request bytes from clients */
-    uint64_t bytes_out;                /* response bytes to clients */
+    struct ctr_block *ctr;             /* connections, requests, errors, bytes
+                                        * (lb/ctr.h), shared with its replicas */
 };
 
 struct listener {
@@ -44,6 +41,9 @@ struct listener {
 };
 
 struct proxy {
+    unsigned wid;                  /* worker: 0 is the main loop (health, discovery,
+                                    * admin, reload, signals); 1.. are replicas that
+                                    * only serve traffic (lb/worker.h) */
     struct event_base *base;       /* the loop */
     struct conf *conf;             /* the generation in force, owned */
     struct frontend **frontends;   /* one per conf frontend */
@@ -52,7 +52,8 @@ struct proxy {
     size_t nbackends;
     struct listener *listeners;    /* all frontend listeners */
     struct session *sessions;      /* every open client session (for stop/stats) */
-    uint32_t nconn;                /* client connections open now (maxconn) */
+    uint32_t nconn;                /* client connections open now in this worker */
+    struct ctr_block *ctr;         /* client connections over all workers (stats) */
     bool accept_paused;            /* listeners disabled: maxconn or EMFILE */
     bool stopping;                 /* graceful stop under way */
     struct event *accept_retry;    /* re-enables accepting after EMFILE */

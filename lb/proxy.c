@@ -17,6 +17,7 @@
 #include "discovery/discovery.h"
 #include "health/health.h"
 #include "lb/backend.h"
+#include "lb/ctr.h"
 #include "lb/forward.h"
 #include "lb/log.h"
 #include "lb/proxy.h"
@@ -24,6 +25,7 @@
 #include "lb/server.h"
 #include "lb/session.h"
 #include "lb/tls.h"
+#include "lb/worker.h"
 
 #define ACCEPT_RETRY_MS 100 /* pause after EMFILE before accepting again */
 #define LISTEN_BACKLOG 4096 /* connections the kernel queues for us */
@@ -46,6 +48,11 @@ static int listen_fd(const struct conf_addr *a, int backlog, char *err, size_t e
             unlink(path);
     } else {
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        /* One socket per worker on the same address: the kernel spreads new
+         * connections over them, and no loop wakes for another's. */
+        if (ctr_nworkers() > 1 &&
+            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+            goto err;
         if (a->family == AF_INET6)
             setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
     }
@@ -57,6 +64,15 @@ err:
     if (fd >= 0)
         close(fd);
     return -1;
+}
+
+/* Each worker takes its share of global.maxconn (as nginx's
+ * worker_connections): no counter shared on the accept path. */
+static uint32_t px_maxconn(const struct proxy *px)
+{
+    unsigned n = ctr_nworkers();
+
+    return (px->conf->global.maxconn + n - 1) / n;
 }
 
 static void pause_accepting(struct proxy *px)
@@ -87,9 +103,10 @@ static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct soc
 
     (void)evl;
     px->nconn++;
+    ctr_inc(px->ctr, CTR_CONNS);
     sess_accept(l->fe, fd, sa, salen);
     /* At maxconn, leave new connections in the kernel's backlog. */
-    if (px->nconn >= px->conf->global.maxconn)
+    if (px->nconn >= px_maxconn(px))
         pause_accepting(px);
 }
 
@@ -98,7 +115,7 @@ static void accept_retry_cb(evutil_socket_t fd, short what, void *arg)
     struct proxy *px = arg;
 
     (void)fd; (void)what;
-    if (px->nconn < px->conf->global.maxconn)
+    if (px->nconn < px_maxconn(px))
         resume_accepting(px);
 }
 
@@ -149,7 +166,8 @@ int listener_attach(struct proxy *px, struct listener *l)
     evconnlistener_set_error_cb(l->evl, accept_error_cb);
     if (px->accept_paused)
         evconnlistener_disable(l->evl);
-    log_event(LOG_LVL_INFO, "frontend %s listening on %s", l->fe->name, l->addr.text);
+    if (px->wid == 0)
+        log_event(LOG_LVL_INFO, "frontend %s listening on %s", l->fe->name, l->addr.text);
     return 0;
 }
 
@@ -171,7 +189,9 @@ struct frontend *fe_new(struct proxy *px, struct conf *gen, const struct conf_fr
 {
     struct frontend *fe = calloc(1, sizeof(*fe));
 
-    if (!fe || !(fe->name = strdup(cf->name))) {
+    if (!fe || !(fe->name = strdup(cf->name)) || !(fe->ctr = ctr_get('f', cf->name, NULL))) {
+        if (fe)
+            free(fe->name);
         free(fe);
         return NULL;
     }
@@ -187,7 +207,8 @@ void fe_update(struct frontend *fe, struct conf *gen, const struct conf_frontend
     /* Loaded with gen (off the loop); open TLS connections keep the old one. */
     struct tls_ctx *tls = tls_ref(cf->tls.loaded);
 
-    tls_keep_tickets(tls, fe->tls); /* tickets issued before a reload still resume */
+    if (fe->px->wid == 0) /* replicas share the main loop's contexts */
+        tls_keep_tickets(tls, fe->tls); /* tickets issued before a reload still resume */
     tls_unref(fe->tls);
     fe->tls = tls;
     conf_ref(gen);
@@ -208,6 +229,7 @@ void fe_unref(struct frontend *fe)
     be_unref(fe->backend);
     tls_unref(fe->tls);
     conf_unref(fe->gen);
+    ctr_put(fe->ctr);
     free(fe->name);
     free(fe);
 }
@@ -262,6 +284,8 @@ static int build_frontend(struct proxy *px, const struct conf_frontend *cf, char
     }
     px->frontends[px->nfrontends++] = fe;
     for (size_t i = 0; i < cf->nbinds; i++) {
+        if (!proxy_listens(px, &cf->binds[i]))
+            continue;
         struct listener *l = listener_open(fe, &cf->binds[i], err, errlen);
         if (!l)
             return -1;
@@ -271,7 +295,18 @@ static int build_frontend(struct proxy *px, const struct conf_frontend *cf, char
     return 0;
 }
 
+bool proxy_listens(const struct proxy *px, const struct conf_addr *a)
+{
+    /* A UNIX socket has one listener: a second bind would replace it. */
+    return px->wid == 0 || a->family != AF_UNIX;
+}
+
 struct proxy *proxy_new(struct conf *conf, char *err, size_t errlen)
+{
+    return proxy_new_replica(conf, 0, err, errlen);
+}
+
+struct proxy *proxy_new_replica(struct conf *conf, unsigned wid, char *err, size_t errlen)
 {
     struct proxy *px = calloc(1, sizeof(*px));
 
@@ -280,10 +315,12 @@ struct proxy *proxy_new(struct conf *conf, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    px->wid = wid;
     px->conf = conf;
+    px->ctr = ctr_get('p', "", NULL);
     px->backends = calloc(conf->nbackends, sizeof(*px->backends));
     px->frontends = calloc(conf->nfrontends, sizeof(*px->frontends));
-    if (!px->backends || !px->frontends) {
+    if (!px->ctr || !px->backends || !px->frontends) {
         snprintf(err, errlen, "out of memory");
         goto err;
     }
@@ -303,11 +340,15 @@ int proxy_attach(struct proxy *px, struct event_base *base, char *err, size_t er
 {
     px->base = base;
     px->accept_retry = evtimer_new(base, accept_retry_cb, px);
-    if (!px->accept_retry || !(px->reload = reload_new(px)))
+    if (!px->accept_retry)
         goto oom;
     for (struct listener *l = px->listeners; l; l = l->next)
         if (listener_attach(px, l) < 0)
             goto oom;
+    if (px->wid != 0)
+        return 0; /* a replica only serves traffic (lb/worker.h) */
+    if (!(px->reload = reload_new(px)))
+        goto oom;
     if (admin_start(px, err, errlen) < 0)
         return -1;
     if (health_start(px) < 0) {
@@ -338,7 +379,9 @@ static void grace_cb(evutil_socket_t fd, short what, void *arg)
     struct proxy *px = arg;
 
     (void)fd; (void)what;
-    log_event(LOG_LVL_WARN, "grace period over with %u connections open; exiting", px->nconn);
+    if (px->wid == 0 || px->nconn)
+        log_event(LOG_LVL_WARN, "%sgrace period over with %u connections open; exiting",
+                  px->wid ? "worker: " : "", px->nconn);
     event_base_loopexit(px->base, NULL);
 }
 
@@ -352,8 +395,12 @@ void proxy_stop(struct proxy *px)
     px->stopping = true;
     close_listeners(px);
     sess_stop_idle(px);
-    log_event(LOG_LVL_INFO, "stopping: %u connections to finish (grace %ums)", px->nconn, ms);
-    if (px->nconn == 0) {
+    if (px->wid == 0) {
+        workers_stop(true);
+        log_event(LOG_LVL_INFO, "stopping: %u connections to finish (grace %ums)",
+                  (unsigned)ctr_sum(px->ctr, CTR_CONNS), ms);
+    }
+    if (px->nconn == 0 && (px->wid || workers_running() == 0)) {
         event_base_loopexit(px->base, NULL);
         return;
     }
@@ -364,7 +411,7 @@ void proxy_stop(struct proxy *px)
 
 void proxy_check_accept(struct proxy *px)
 {
-    if (px->accept_paused && px->nconn < px->conf->global.maxconn &&
+    if (px->accept_paused && px->nconn < px_maxconn(px) &&
         !evtimer_pending(px->accept_retry, NULL))
         resume_accepting(px);
 }
@@ -372,10 +419,17 @@ void proxy_check_accept(struct proxy *px)
 void proxy_conn_closed(struct proxy *px)
 {
     px->nconn--;
-    if (px->accept_paused && px->nconn < px->conf->global.maxconn &&
+    ctr_dec(px->ctr, CTR_CONNS);
+    if (px->accept_paused && px->nconn < px_maxconn(px) &&
         !evtimer_pending(px->accept_retry, NULL))
         resume_accepting(px);
-    if (px->stopping && px->nconn == 0 && px->base)
+    proxy_maybe_exit(px);
+}
+
+void proxy_maybe_exit(struct proxy *px)
+{
+    /* The main loop outlives the replicas: it joins them on the way out. */
+    if (px->stopping && px->nconn == 0 && px->base && (px->wid || workers_running() == 0))
         event_base_loopexit(px->base, NULL);
 }
 
@@ -386,9 +440,11 @@ void proxy_free(struct proxy *px)
     /* Sessions first: they hold references to servers. */
     while (px->sessions)
         sess_close(px->sessions);
-    discovery_stop(px);
-    admin_stop(px);
-    health_stop(px);
+    if (px->wid == 0) {
+        discovery_stop(px);
+        admin_stop(px);
+        health_stop(px);
+    }
     reload_free(px->reload);
     close_listeners(px);
     for (size_t i = 0; i < px->nfrontends; i++)
@@ -398,11 +454,13 @@ void proxy_free(struct proxy *px)
     free(px->frontends);
     free(px->backends);
     txn_cache_free(px);
-    fwd_cleanup();
+    if (px->wid == lb_worker_id)
+        fwd_cleanup();
     if (px->accept_retry)
         event_free(px->accept_retry);
     if (px->grace_timer)
         event_free(px->grace_timer);
     conf_unref(px->conf);
+    ctr_put(px->ctr);
     free(px);
 }

@@ -3,6 +3,7 @@
 #ifndef LXLB_PROXY_H
 #define LXLB_PROXY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "lb/proxy-t.h"
@@ -11,6 +12,10 @@
  * (before any fork or privilege drop). Takes ownership of conf.
  * NULL with a reason in err. */
 struct proxy *proxy_new(struct conf *conf, char *err, size_t errlen);
+/* The same for worker wid (lb/worker.h); 0 is the main loop. */
+struct proxy *proxy_new_replica(struct conf *conf, unsigned wid, char *err, size_t errlen);
+/* Does px listen on a? (every worker but on UNIX sockets: the main loop) */
+bool proxy_listens(const struct proxy *px, const struct conf_addr *a);
 struct conf_server;
 /* Starts accepting on base. -1 with a reason in err. */
 int proxy_attach(struct proxy *px, struct event_base *base, char *err, size_t errlen);
@@ -21,6 +26,8 @@ void proxy_free(struct proxy *px);
 
 /* A client connection ended: resume accepting below maxconn, finish a stop. */
 void proxy_conn_closed(struct proxy *px);
+/* Stopping: end the loop once nothing is left to finish. */
+void proxy_maybe_exit(struct proxy *px);
 /* Accept again if below maxconn (after a reload raised it). */
 void proxy_check_accept(struct proxy *px);
 

@@ -27,6 +27,7 @@
 #include "lb/reload.h"
 #include "lb/server.h"
 #include "lb/tls.h"
+#include "lb/worker.h"
 
 struct reload {
     struct proxy *px;     /* owner */
@@ -330,7 +331,7 @@ static int open_fresh(struct proxy *px, const struct conf *nc, struct listener *
         const struct conf_frontend *cf = &nc->frontends[i];
         struct frontend named = { .name = cf->name }; /* for messages only */
         for (size_t k = 0; k < cf->nbinds; k++) {
-            bool running = false;
+            bool running = !proxy_listens(px, &cf->binds[k]);
             for (struct listener *l = px->listeners; l; l = l->next)
                 running |= conf_addr_same(&l->addr, &cf->binds[k]);
             if (running)
@@ -453,6 +454,23 @@ static void retire_old(struct proxy *px, struct frontend **nf, size_t nnf, struc
     }
 }
 
+/* What only the main loop runs: checks, admin, discovery; then the
+ * replicas follow (they get the new generation and every server's state). */
+static void main_loop_reloaded(struct proxy *px, const bool *health_changed)
+{
+    char err[512];
+
+    for (size_t i = 0; i < px->nbackends; i++)
+        if (px->backends[i])
+            restart_checks(px->backends[i], health_changed[i]);
+    /* admin_start keeps its socket when the bind is unchanged. */
+    if (admin_start(px, err, sizeof(err)) < 0)
+        log_event(LOG_LVL_ERR, "reload: admin endpoint: %s", err);
+    if (discovery_start(px, err, sizeof(err)) < 0)
+        log_event(LOG_LVL_ERR, "reload: discovery: %s", err);
+    workers_reloaded(px);
+}
+
 int proxy_reload(struct proxy *px, struct conf *nc, char *err, size_t errlen)
 {
     struct reload_stats st = { 0 };
@@ -469,7 +487,8 @@ int proxy_reload(struct proxy *px, struct conf *nc, char *err, size_t errlen)
         free(health_changed);
         return -1;
     }
-    discovery_stop(px);
+    if (px->wid == 0)
+        discovery_stop(px);
     rewire_listeners(px, nc, nf, fresh, &st);
     retire_old(px, nf, nc->nfrontends, nb, nc->nbackends, &st);
     free(px->frontends);
@@ -480,16 +499,12 @@ int proxy_reload(struct proxy *px, struct conf *nc, char *err, size_t errlen)
     px->nbackends = nc->nbackends;
     conf_unref(px->conf);
     px->conf = nc;
-    for (size_t i = 0; i < px->nbackends; i++)
-        if (px->backends[i])
-            restart_checks(px->backends[i], health_changed[i]);
+    if (px->wid == 0)
+        main_loop_reloaded(px, health_changed);
     free(health_changed);
-    /* admin_start keeps its socket when the bind is unchanged. */
-    if (admin_start(px, err, errlen) < 0)
-        log_event(LOG_LVL_ERR, "reload: admin endpoint: %s", err);
-    if (discovery_start(px, err, errlen) < 0)
-        log_event(LOG_LVL_ERR, "reload: discovery: %s", err);
     proxy_check_accept(px);
+    if (px->wid != 0)
+        return 0; /* the main loop logged it */
     log_event(LOG_LVL_INFO,
               "reload done: frontends +%d -%d, backends +%d -%d, servers +%d -%d, "
               "listeners +%d -%d",

@@ -33,6 +33,7 @@ enum srv_source {
 struct backend;
 struct srv_conn;
 struct check;
+struct ctr_block;
 
 struct server {
     char *name;                /* unique within the backend */
@@ -48,14 +49,12 @@ struct server {
     uint32_t refcnt;           /* backend list + requests + pooled connections */
     struct backend *backend;   /* the backend that lists it (kept for logs once removed) */
 
-    int64_t cur_weight;        /* smooth weighted round robin state */
-    uint32_t active;           /* requests in flight to it */
-    uint32_t consec_fails;     /* real-traffic connect failures in a row */
+    int64_t cur_weight;        /* smooth weighted round robin state (this worker's) */
+    uint32_t consec_fails;     /* real-traffic failures in a row (the main loop's count;
+                                * a replica's: failures not yet followed by an answer) */
 
-    uint64_t total_requests;   /* requests sent, ever */
-    uint64_t failures;         /* connect failures and bad/aborted responses, ever */
-    uint64_t bytes_in;         /* response bytes received from it */
-    uint64_t bytes_out;        /* request bytes sent to it */
+    struct ctr_block *ctr;     /* requests, failures, bytes, requests in flight (lb/ctr.h),
+                                * shared with its replicas; NULL until in a backend */
     int64_t state_since_ms;    /* wall clock (ms) of the last health/admin change */
 
     struct srv_conn *idle;     /* pooled idle connections, most recent first */

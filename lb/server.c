@@ -5,10 +5,13 @@
 #include <sys/time.h>
 
 #include "lb/backend.h"
+#include "lb/ctr.h"
 #include "lb/log.h"
 #include "lb/pool.h"
+#include "lb/proxy-t.h"
 #include "lb/server.h"
 #include "lb/session.h"
+#include "lb/worker.h"
 
 static int64_t now_ms(void)
 {
@@ -50,6 +53,7 @@ void srv_unref(struct server *s)
     if (--s->refcnt > 0)
         return;
     be_unref(s->backend);
+    ctr_put(s->ctr);
     free(s->name);
     free(s->cookie);
     free(s);
@@ -85,13 +89,20 @@ static const char *be_name(const struct server *s)
     return s->backend ? s->backend->name : "-";
 }
 
+/* Replicas (lb/worker.h) apply the main loop's changes: it logged them once. */
+static bool on_main_loop(const struct server *s)
+{
+    return !s->backend || !s->backend->px || s->backend->px->wid == 0;
+}
+
 void srv_set_health(struct server *s, enum srv_health h, const char *reason)
 {
     if (s->health == h)
         return;
-    log_event(h == SRV_HEALTH_DOWN ? LOG_LVL_WARN : LOG_LVL_INFO,
-              "server %s/%s is %s (was %s): %s", be_name(s), s->name,
-              srv_health_name(h), srv_health_name(s->health), reason);
+    if (on_main_loop(s))
+        log_event(h == SRV_HEALTH_DOWN ? LOG_LVL_WARN : LOG_LVL_INFO,
+                  "server %s/%s is %s (was %s): %s", be_name(s), s->name,
+                  srv_health_name(h), srv_health_name(s->health), reason);
     s->health = h;
     s->state_since_ms = now_ms();
     s->consec_fails = 0;
@@ -103,18 +114,21 @@ void srv_set_health(struct server *s, enum srv_health h, const char *reason)
         if (s->backend && s->backend->px)
             sess_server_lost(s->backend->px, s);
     }
+    workers_server_changed(s);
 }
 
 void srv_set_admin(struct server *s, enum srv_admin a, const char *reason)
 {
     if (s->admin == a)
         return;
-    log_event(LOG_LVL_INFO, "server %s/%s admin state %s (was %s): %s", be_name(s), s->name,
-              srv_admin_name(a), srv_admin_name(s->admin), reason);
+    if (on_main_loop(s))
+        log_event(LOG_LVL_INFO, "server %s/%s admin state %s (was %s): %s", be_name(s),
+                  s->name, srv_admin_name(a), srv_admin_name(s->admin), reason);
     s->admin = a;
     s->state_since_ms = now_ms();
     if (a == SRV_ADMIN_MAINT)
         pool_flush(s);
+    workers_server_changed(s);
 }
 
 void srv_set_retiring(struct server *s, bool on)
@@ -125,13 +139,26 @@ void srv_set_retiring(struct server *s, bool on)
     s->state_since_ms = now_ms();
     if (on && s->backend && s->backend->px)
         sess_server_lost(s->backend->px, s);
+    workers_server_changed(s);
 }
 
 void srv_traffic_failed(struct server *s, const char *why)
 {
+    if (s->ctr)
+        ctr_inc(s->ctr, CTR_FAILURES);
+    if (!on_main_loop(s)) {
+        /* The main loop counts failures from every worker and judges. */
+        s->consec_fails++;
+        workers_traffic(s, true, why);
+        return;
+    }
+    srv_traffic_judge(s, why);
+}
+
+void srv_traffic_judge(struct server *s, const char *why)
+{
     const struct conf_health *hc = s->backend ? &s->backend->conf->health : NULL;
 
-    s->failures++;
     s->consec_fails++;
     /* Without active checks nothing would bring it back: only count. */
     if (hc && hc->enabled && s->health == SRV_HEALTH_UP && s->consec_fails >= hc->fall) {
@@ -142,4 +169,11 @@ void srv_traffic_failed(struct server *s, const char *why)
     }
 }
 
-void srv_traffic_ok(struct server *s) { s->consec_fails = 0; }
+void srv_traffic_ok(struct server *s)
+{
+    if (!s->consec_fails)
+        return;
+    s->consec_fails = 0;
+    if (!on_main_loop(s))
+        workers_traffic(s, false, NULL);
+}

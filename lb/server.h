@@ -3,6 +3,7 @@
 #ifndef LXLB_SERVER_H
 #define LXLB_SERVER_H
 
+#include "lb/ctr.h"
 #include "lb/server-t.h"
 
 struct server *srv_new(const char *name, const char *cookie, const struct conf_addr *addr,
@@ -25,6 +26,12 @@ static inline bool srv_usable_sticky(const struct server *s)
            s->admin != SRV_ADMIN_MAINT;
 }
 
+/* Requests in flight to it, over every worker. */
+static inline unsigned srv_active(const struct server *s)
+{
+    return s->ctr ? (unsigned)ctr_sum(s->ctr, CTR_ACTIVE) : 0;
+}
+
 void srv_set_health(struct server *s, enum srv_health h, const char *reason);
 void srv_set_admin(struct server *s, enum srv_admin a, const char *reason);
 /* Discovery: its container is stopping or frozen (on) or back (off). On, the
@@ -37,6 +44,9 @@ void srv_set_retiring(struct server *s, bool on);
  * back. An answer resets the count. */
 void srv_traffic_failed(struct server *s, const char *why);
 void srv_traffic_ok(struct server *s);
+/* The main loop's count and verdict for one failure (srv_traffic_failed, or
+ * a replica's report of one). */
+void srv_traffic_judge(struct server *s, const char *why);
 
 const char *srv_health_name(enum srv_health h);
 const char *srv_admin_name(enum srv_admin a);

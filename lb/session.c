@@ -27,6 +27,7 @@
 
 #include "lb/backend.h"
 #include "lb/cookie.h"
+#include "lb/ctr.h"
 #include "lb/forward.h"
 #include "lb/log.h"
 #include "lb/pool.h"
@@ -109,7 +110,7 @@ static struct txn *txn_get(struct proxy *px)
 static void txn_put(struct proxy *px, struct txn *t)
 {
     if (t->srv) {
-        t->srv->active--;
+        ctr_dec(t->srv->ctr, CTR_ACTIVE);
         srv_unref(t->srv);
     }
     if (t->be)
@@ -158,7 +159,7 @@ static void sess_free(struct session *s)
         s->next->prev = s->prev;
     bufferevent_free(s->bev);
     event_free(s->timer);
-    s->fe->cur_conns--;
+    ctr_dec(s->fe->ctr, CTR_CONNS);
     fe_unref(s->fe);
     free(s);
     proxy_conn_closed(px);
@@ -272,14 +273,14 @@ static int sess_error(struct session *s, int status)
         sess_free(s);
         return -1;
     }
-    s->fe->errors++;
+    ctr_inc(s->fe->ctr, CTR_ERRORS);
     drop_server_conn(s);
     size_t before = evbuffer_get_length(out);
     http_error_page(out, status);
     if (t) {
         t->status = status;
         t->bytes_out = evbuffer_get_length(out) - before;
-        s->fe->bytes_out += t->bytes_out;
+        ctr_add(s->fe->ctr, CTR_BYTES_OUT, t->bytes_out);
         if (!t->t_head_us)
             t->t_head_us = now_us(s);
         sess_log(s, t);
@@ -479,8 +480,8 @@ static int sess_on_head(struct session *s)
     t->req_body = request_body(p);
     t->be = s->fe->backend;
     be_ref(t->be);
-    s->fe->requests++;
-    t->be->total_requests++;
+    ctr_inc(s->fe->ctr, CTR_REQUESTS);
+    ctr_inc(t->be->ctr, CTR_REQUESTS);
     t->head_done = true;
     evtimer_del(s->timer);
 
@@ -496,7 +497,7 @@ static int sess_on_head(struct session *s)
     if (!srv)
         srv = be_pick(t->be, NULL);
     if (!srv) {
-        t->be->no_server++;
+        ctr_inc(t->be->ctr, CTR_NO_SERVER);
         return sess_error(s, 503);
     }
     return sess_connect(s, srv, false);
@@ -530,7 +531,7 @@ static int sess_parse_head(struct session *s)
     }
     while (evbuffer_get_length(in) > 0) {
         size_t used = feed_scan(&s->parser, in, &err, &s->txn->scan);
-        s->fe->bytes_in += used;
+        ctr_add(s->fe->ctr, CTR_BYTES_IN, used);
         evbuffer_drain(in, used);
         if (err == HPE_PAUSED)
             return sess_on_head(s);
@@ -558,8 +559,8 @@ static int sess_forward_req_body(struct session *s)
         size_t used = feed(&s->parser, in, &err);
         evbuffer_remove_buffer(in, out, used);
         out_flush(s->sc->bev, true);
-        s->fe->bytes_in += used;
-        t->srv->bytes_out += used;
+        ctr_add(s->fe->ctr, CTR_BYTES_IN, used);
+        ctr_add(t->srv->ctr, CTR_BYTES_OUT, used);
         if (err == HPE_PAUSED) {
             t->req_done = true;
             llhttp_reset(&s->parser);
@@ -612,11 +613,11 @@ static int sess_send_request(struct session *s)
     t->t_connect_us = now_us(s);
     evtimer_del(s->timer); /* the soft connect deadline, if any */
     sc->uses++;
-    t->srv->total_requests++;
+    ctr_inc(t->srv->ctr, CTR_REQUESTS);
     struct evbuffer *out = bufferevent_get_output(sc->bev);
     size_t before = evbuffer_get_length(out);
     fwd_request_head(out, &t->req, &ctx);
-    t->srv->bytes_out += evbuffer_get_length(out) - before;
+    ctr_add(t->srv->ctr, CTR_BYTES_OUT, evbuffer_get_length(out) - before);
     llhttp_init(&sc->parser, HTTP_RESPONSE, &resp_settings);
     sc->parser.data = s;
     bufferevent_setcb(sc->bev, srv_read_cb, srv_write_cb, srv_event_cb, s);
@@ -642,12 +643,12 @@ static int sess_connect(struct session *s, struct server *srv, bool fresh)
 
     if (t->srv != srv) {
         if (t->srv) {
-            t->srv->active--;
+            ctr_dec(t->srv->ctr, CTR_ACTIVE);
             srv_unref(t->srv);
         }
         t->srv = srv;
         srv_ref(srv);
-        srv->active++;
+        ctr_inc(srv->ctr, CTR_ACTIVE);
     }
     drop_server_conn(s);
     t->conn_reused = sc != NULL;
@@ -697,7 +698,7 @@ static int sess_connect_failed(struct session *s, const char *why)
     t->failed_srv = srv;
     struct server *next = be_pick(t->be, srv);
     if (!next) {
-        t->be->no_server++;
+        ctr_inc(t->be->ctr, CTR_NO_SERVER);
         return sess_error(s, 503);
     }
     return sess_connect(s, next, true);
@@ -715,7 +716,7 @@ static int sess_retry_elsewhere(struct session *s, const char *why)
         return sess_error(s, 502);
     struct server *next = t->be->conf->redispatch || !srv_usable(srv) ? be_pick(t->be, srv) : srv;
     if (!next) {
-        t->be->no_server++;
+        ctr_inc(t->be->ctr, CTR_NO_SERVER);
         return sess_error(s, 503);
     }
     log_event(LOG_LVL_DEBUG, "%s/%s: %s; retrying on %s", t->be->name, srv->name, why,
@@ -737,7 +738,7 @@ static int sess_on_resp_head(struct session *s)
 
     if (status == 101 || status < 100 || status > 599 || p->http_major != 1 ||
         p->http_minor > 1 || !http_head_names_valid(&t->resp)) {
-        t->srv->failures++;
+        ctr_inc(t->srv->ctr, CTR_FAILURES);
         return sess_error(s, 502); /* lxlb never asks for an upgrade */
     }
     if (status < 200) {
@@ -786,7 +787,7 @@ static int sess_txn_done(struct session *s)
     struct srv_conn *sc = s->sc;
 
     client_flush(s);
-    s->fe->bytes_out += t->bytes_out;
+    ctr_add(s->fe->ctr, CTR_BYTES_OUT, t->bytes_out);
     sess_log(s, t);
     s->sc = NULL;
     if (sc && t->resp_keepalive && t->req_done)
@@ -821,7 +822,7 @@ static int forward_resp(struct session *s)
         if (!t->resp_head_done) {
             size_t used = feed_scan(&s->sc->parser, in, &err, &t->resp_scan);
             evbuffer_drain(in, used);
-            t->srv->bytes_in += used;
+            ctr_add(t->srv->ctr, CTR_BYTES_IN, used);
             if (err == HPE_PAUSED) {
                 if (sess_on_resp_head(s) < 0)
                     return -1;
@@ -833,7 +834,7 @@ static int forward_resp(struct session *s)
                 log_event(LOG_LVL_WARN, "server %s/%s: bad response: %s (%s)", t->be->name,
                           t->srv->name, llhttp_errno_name(err),
                           llhttp_get_error_reason(&s->sc->parser));
-                t->srv->failures++;
+                ctr_inc(t->srv->ctr, CTR_FAILURES);
                 return sess_error(s, 502);
             }
             if (used == 0)
@@ -849,13 +850,13 @@ static int forward_resp(struct session *s)
         size_t used = feed(&s->sc->parser, in, &err);
         evbuffer_remove_buffer(in, out, used);
         t->bytes_out += used;
-        t->srv->bytes_in += used;
+        ctr_add(t->srv->ctr, CTR_BYTES_IN, used);
         if (err == HPE_PAUSED)
             return sess_txn_done(s);
         if (err != HPE_OK) {
             log_event(LOG_LVL_WARN, "server %s/%s: bad response body: %s", t->be->name,
                       t->srv->name, llhttp_errno_name(err));
-            t->srv->failures++;
+            ctr_inc(t->srv->ctr, CTR_FAILURES);
             return sess_error(s, 502);
         }
         if (used == 0)
@@ -936,12 +937,12 @@ static int sess_server_gone(struct session *s, short what)
         size_t n = evbuffer_get_length(in);
         evbuffer_add_buffer(bufferevent_get_output(s->bev), in);
         t->bytes_out += n;
-        t->srv->bytes_in += n;
+        ctr_add(t->srv->ctr, CTR_BYTES_IN, n);
         t->resp_keepalive = false;
         return sess_txn_done(s);
     }
     if (!nothing_back) {
-        t->srv->failures++;
+        ctr_inc(t->srv->ctr, CTR_FAILURES);
         return sess_error(s, what & BEV_EVENT_TIMEOUT ? 504 : 502);
     }
     return sess_nothing_back(s, what);
@@ -1181,8 +1182,8 @@ void sess_accept(struct frontend *fe, evutil_socket_t fd, const struct sockaddr 
     if (px->sessions)
         px->sessions->prev = s;
     px->sessions = s;
-    fe->cur_conns++;
-    fe->conns_total++;
+    ctr_inc(fe->ctr, CTR_CONNS);
+    ctr_inc(fe->ctr, CTR_CONNS_TOTAL);
     return;
 err:
     if (s && s->bev)

@@ -118,11 +118,11 @@ static void leastconn_prefers_idle(void)
     uint32_t w[] = { 1, 1, 2 };
     struct backend *be = make_backend(CONF_BALANCE_LEASTCONN, w, 3);
 
-    be->servers[0]->active = 4;
-    be->servers[1]->active = 1;
-    be->servers[2]->active = 3; /* 1.5 per weight unit */
+    ctr_add(be->servers[0]->ctr, CTR_ACTIVE, 4);
+    ctr_add(be->servers[1]->ctr, CTR_ACTIVE, 1);
+    ctr_add(be->servers[2]->ctr, CTR_ACTIVE, 3); /* 1.5 per weight unit */
     CHECK(be_pick(be, NULL) == be->servers[1]);
-    be->servers[1]->active = 2; /* 2 vs 1.5: the heavier one wins */
+    ctr_inc(be->servers[1]->ctr, CTR_ACTIVE); /* 2 vs 1.5: the heavier one wins */
     CHECK(be_pick(be, NULL) == be->servers[2]);
     be_retire(be);
 }

@@ -1,0 +1,40 @@
+/* lb/ctr-t.h - traffic counters, one slot per worker thread.
+ *
+ * With global.workers > 1 every worker has its own copy (replica) of each
+ * frontend, backend and server; their counters must still add up to one
+ * figure in /stats. A counter block is shared by an object and its replicas:
+ * each worker writes only its own slot (no lock, no atomic read-modify-write,
+ * no cache line shared between writers) and the admin thread sums the slots. */
+#ifndef LXLB_CTR_T_H
+#define LXLB_CTR_T_H
+
+#include <stdint.h>
+
+enum ctr_idx {
+    CTR_REQUESTS,    /* frontend: received; backend: routed; server: sent (requests) */
+    CTR_FAILURES,    /* server: connect failures and bad or aborted responses */
+    CTR_ERRORS,      /* frontend: requests answered with an lxlb error page */
+    CTR_NO_SERVER,   /* backend: requests answered 503 for want of a server */
+    CTR_BYTES_IN,    /* frontend: from clients; server: from it (bytes) */
+    CTR_BYTES_OUT,   /* frontend: to clients; server: to it (bytes) */
+    CTR_CONNS,       /* frontend, proxy: client connections open now (gauge) */
+    CTR_CONNS_TOTAL, /* frontend: client connections accepted, ever */
+    CTR_ACTIVE,      /* server: requests in flight to it now (gauge) */
+    CTR_IDLE,        /* server: idle pooled connections to it now (gauge) */
+    CTR_N
+};
+
+/* One worker's counters, alone on its cache lines. A gauge is kept as
+ * increments and decrements modulo 2^64, so the sum over slots is exact. */
+struct ctr_slot {
+    uint64_t v[CTR_N];
+} __attribute__((aligned(64)));
+
+struct ctr_block {
+    uint32_t refcnt;         /* holders: an object and its replicas (registry lock) */
+    char *key;               /* identity, e.g. "s:web/app1" (registry) */
+    struct ctr_block *next;  /* registry list */
+    struct ctr_slot slot[];  /* one per worker, indexed by lb_worker_id */
+};
+
+#endif

@@ -1,0 +1,43 @@
+/* lb/ctr.h - per-worker traffic counters shared by an object and its replicas
+ * (see lb/ctr-t.h). Blocks are found by identity, so a worker building its own
+ * copy of a frontend, backend or server finds the counters of the others. */
+#ifndef LXLB_CTR_H
+#define LXLB_CTR_H
+
+#include <stdbool.h>
+
+#include "lb/ctr-t.h"
+
+/* The worker this thread is: 0 for the main loop, 1.. for the others. */
+extern __thread unsigned lb_worker_id;
+
+/* Slots per block; set once, before any block exists (global.workers). */
+void ctr_init(unsigned nworkers);
+unsigned ctr_nworkers(void);
+/* The block of kind ('f' frontend, 'b' backend, 's' server, 'p' proxy) and
+ * name (a server: its backend's name and its own), created at zero the first
+ * time; one reference each. NULL: out of memory. */
+struct ctr_block *ctr_get(char kind, const char *name, const char *sub);
+void ctr_put(struct ctr_block *b);
+
+/* Only this thread writes its slot: a plain add, stored atomically so the
+ * admin's reads are never torn. */
+static inline void ctr_add(struct ctr_block *b, enum ctr_idx i, int64_t n)
+{
+    uint64_t *p = &b->slot[lb_worker_id].v[i];
+    __atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + (uint64_t)n, __ATOMIC_RELAXED);
+}
+
+static inline void ctr_inc(struct ctr_block *b, enum ctr_idx i) { ctr_add(b, i, 1); }
+static inline void ctr_dec(struct ctr_block *b, enum ctr_idx i) { ctr_add(b, i, -1); }
+
+/* This worker's own figure (the balancer's view of requests in flight). */
+static inline uint64_t ctr_local(const struct ctr_block *b, enum ctr_idx i)
+{
+    return b->slot[lb_worker_id].v[i];
+}
+
+/* The figure over every worker (stats). */
+uint64_t ctr_sum(const struct ctr_block *b, enum ctr_idx i);
+
+#endif

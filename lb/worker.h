@@ -1,0 +1,46 @@
+/* lb/worker.h - global.workers > 1: one event loop per thread.
+ *
+ * Worker 0 is the main loop: it alone runs health checks, discovery, the
+ * admin API, reloads and signal handling, and it owns the truth about every
+ * server. Workers 1.. each serve traffic on a replica of the proxy built from
+ * the same configuration: their own listening sockets on the same addresses
+ * (SO_REUSEPORT: the kernel spreads connections), sessions, pooled server
+ * connections and balancer state. Nothing on the request path is shared, so
+ * it takes no lock. The main loop publishes each server change to every
+ * replica as a message; replicas send back what real traffic says about a
+ * server (passive health), which the main loop judges. Counters are summed
+ * across workers (lb/ctr.h).
+ *
+ * With workers: 1 none of this exists: every function here is a no-op. */
+#ifndef LXLB_WORKER_H
+#define LXLB_WORKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct proxy;
+struct server;
+
+/* Build the replicas of px (binding their sockets): before any fork or
+ * privilege drop. -1 with a reason in err. */
+int workers_new(struct proxy *px, char *err, size_t errlen);
+/* Give each replica its loop and thread. -1 with a reason in err. */
+int workers_start(char *err, size_t errlen);
+/* Main loop: graceful (finish in-flight requests within global.grace) or
+ * immediate stop of every replica. */
+void workers_stop(bool graceful);
+/* Replicas whose loop has not ended yet. */
+unsigned workers_running(void);
+/* Wait for every thread, then free the replicas. */
+void workers_free(void);
+
+/* Main loop: s was added or changed state (health, admin, retiring). */
+void workers_server_changed(struct server *s);
+/* Main loop: s left its backend (gone: its container or key is gone). */
+void workers_server_removed(struct server *s);
+/* Main loop: px applied a new generation; replicas apply it too. */
+void workers_reloaded(struct proxy *px);
+/* Replica: real traffic to s failed (why) or got an answer after failures. */
+void workers_traffic(struct server *s, bool failed, const char *why);
+
+#endif

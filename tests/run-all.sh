@@ -25,6 +25,20 @@ run_suite() { # name, command...
 
 run_suite unit "$BUILD/unit"
 run_suite integration /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+# The suite again with two event loops (global.workers: 2, lb/worker.h). Left
+# out: the tests of one exact round-robin sequence or per-server count after n
+# requests on fresh connections, and of one pooled server connection reused by
+# successive clients: each loop has its own balancer state and pool (as nginx
+# workers do), so these hold per loop, not for the process. test_workers.py
+# sets workers itself.
+I=tests/integration
+run_suite integration-workers2 env LXLB_TEST_WORKERS=2 /usr/bin/python3 -m pytest -q \
+    -p no:cacheprovider $I --ignore=$I/test_workers.py \
+    --deselect $I/test_admin.py::test_stats_shape_and_values_after_known_traffic \
+    --deselect $I/test_admin.py::test_metrics_format_values_and_counters_only_grow \
+    --deselect $I/test_balance.py::test_round_robin_cycles_in_config_order \
+    --deselect $I/test_balance.py::test_weights_2_to_1 \
+    --deselect $I/test_reload.py::test_kept_server_keeps_pooled_connections
 run_suite lxc tests/lxc/run.sh
 # A short fuzz pass; `make fuzz` runs longer.
 run_suite fuzz tests/fuzz/run.sh "${FUZZ_SECONDS:-30}"

@@ -333,6 +333,11 @@ class Backend:
 
 class Lxlb:
     def __init__(self, config, tmpdir, wait=True, name="lxlb"):
+        workers = os.environ.get("LXLB_TEST_WORKERS")
+        if workers and "workers" not in config.get("global", {}):
+            # The suite again with more event loops (tests/run-all.sh).
+            config = dict(config, **{"global": dict(config.get("global", {}),
+                                                    workers=int(workers))})
         self.config = config
         self.dir = tmpdir
         self.conf_path = os.path.join(tmpdir, name + ".json")

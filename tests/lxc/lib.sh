@@ -444,6 +444,7 @@ tb_now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # tb_disc_conf FILE PORT GROUP [HEALTH_JSON]: one frontend on 127.0.0.1:PORT,
 # one backend "web" with discovery.lxc of our lxcpath for GROUP, no static
 # server. HEALTH_JSON defaults to GET /health every 1s; "null": no checks.
+# $TB_WORKERS sets global.workers (default 1).
 tb_disc_conf() {
     local file=$1 port=$2 group=$3 health=${4:-}
     local hl='"health": { "path": "/health", "interval": "1s", "timeout": "1s" },'
@@ -451,7 +452,7 @@ tb_disc_conf() {
     [ "$health" = null ] && hl=
     cat >"$file" <<EOF
 {
-  "global": { "access_log": "off", "grace": "2s" },
+  "global": { "access_log": "off", "grace": "2s", "workers": ${TB_WORKERS:-1} },
   "defaults": { "timeout": { "connect": "2s", "client": "10s", "server": "10s" } },
   "frontends": [ { "name": "http", "bind": ["127.0.0.1:$port"], "default_backend": "web" } ],
   "backends": [ {

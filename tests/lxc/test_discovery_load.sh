@@ -46,6 +46,10 @@ URL=http://127.0.0.1:$PORT/
 LOG=$TB_RUN/lxlb-load.log
 tb_disc_conf "$TB_RUN/load.json" "$PORT" web
 tb_lxlb_start "$TB_RUN/load.json" "$LOG" "$PORT" || { tb_fail "lxlb starts"; tb_finish; exit; }
+if [ "${TB_WORKERS:-1}" -gt 1 ]; then
+    tb_check "lxlb runs ${TB_WORKERS} event loops" \
+        timeout 5 bash -c "until grep -q '${TB_WORKERS} workers serving' '$LOG'; do sleep 0.1; done"
+fi
 tb_check "l1 serves" test "$(tb_wait_served "$URL" l1 5)" -ge 0
 tb_check "l2 serves" test "$(tb_wait_served "$URL" l2 5)" -ge 0
 

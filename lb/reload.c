@@ -241,8 +241,9 @@ static void reconcile_servers(struct backend *be, const struct conf_backend *cb,
             }
             continue;
         }
-        log_event(LOG_LVL_INFO, "reload: server %s/%s removed%s", be->name, s->name,
-                  cs ? " (new address)" : "");
+        if (be->px->wid == 0) /* replicas follow the main loop, which logs */
+            log_event(LOG_LVL_INFO, "reload: server %s/%s removed%s", be->name, s->name,
+                      cs ? " (new address)" : "");
         be_remove_server(be, s);
         st->srv_removed++;
     }
@@ -381,7 +382,8 @@ static void rewire_listeners(struct proxy *px, const struct conf *nc, struct fro
     }
     while (old) {
         struct listener *next = old->next;
-        log_event(LOG_LVL_INFO, "reload: no longer listening on %s", old->addr.text);
+        if (px->wid == 0)
+            log_event(LOG_LVL_INFO, "reload: no longer listening on %s", old->addr.text);
         listener_close(old);
         st->lis_removed++;
         old = next;
@@ -436,7 +438,8 @@ static void retire_old(struct proxy *px, struct frontend **nf, size_t nnf, struc
 {
     for (size_t i = 0; i < px->nfrontends; i++) {
         if (!in_list((void **)nf, nnf, px->frontends[i])) {
-            log_event(LOG_LVL_INFO, "reload: frontend %s removed", px->frontends[i]->name);
+            if (px->wid == 0)
+                log_event(LOG_LVL_INFO, "reload: frontend %s removed", px->frontends[i]->name);
             st->fe_removed++;
         }
         fe_unref(px->frontends[i]); /* the old list's reference */
@@ -447,7 +450,8 @@ static void retire_old(struct proxy *px, struct frontend **nf, size_t nnf, struc
             be_unref(be); /* the old list's reference; nb holds its own */
             continue;
         }
-        log_event(LOG_LVL_INFO, "reload: backend %s removed", be->name);
+        if (px->wid == 0)
+            log_event(LOG_LVL_INFO, "reload: backend %s removed", be->name);
         st->be_removed++;
         st->srv_removed += (int)be->nservers;
         be_retire(be);

@@ -214,26 +214,44 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
     reload_request(arg);
 }
 
-static int run(struct proxy *px, struct event_base *base)
-{
-    int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
-    event_callback_fn cbs[] = { on_stop, on_stop, on_reload, on_reopen };
-    struct event *evs[4] = { 0 };
-    int rc = 0;
+/* SIGTERM/SIGINT/SIGHUP/SIGUSR1 are blocked from before the first bind until
+ * the loop's handlers exist: a reload or stop sent as soon as the port
+ * answers waits for them instead of killing the process (SIGHUP's default). */
+static const int handled[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
+#define NHANDLED (sizeof(handled) / sizeof(handled[0]))
 
-    for (int i = 0; i < 4; i++) {
-        evs[i] = evsignal_new(base, sigs[i], cbs[i], px);
-        if (!evs[i] || evsignal_add(evs[i], NULL) < 0) {
-            rc = -1;
-            goto out;
-        }
-    }
-    event_base_dispatch(base);
-out:
-    for (int i = 0; i < 4; i++)
+static void block_signals(int how)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    for (size_t i = 0; i < NHANDLED; i++)
+        sigaddset(&set, handled[i]);
+    sigprocmask(how, &set, NULL);
+}
+
+static void free_signals(struct event **evs)
+{
+    for (size_t i = 0; i < NHANDLED; i++)
         if (evs[i])
             event_free(evs[i]);
-    return rc;
+}
+
+/* Handlers on base, then the signals unblocked (pending ones are delivered
+ * to them, and children forked from now on start with none blocked). */
+static int setup_signals(struct event_base *base, struct proxy *px, struct event **evs)
+{
+    event_callback_fn cbs[] = { on_stop, on_stop, on_reload, on_reopen };
+
+    for (size_t i = 0; i < NHANDLED; i++) {
+        evs[i] = evsignal_new(base, handled[i], cbs[i], px);
+        if (!evs[i] || evsignal_add(evs[i], NULL) < 0) {
+            free_signals(evs);
+            return -1;
+        }
+    }
+    block_signals(SIG_UNBLOCK);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -273,6 +291,7 @@ int main(int argc, char **argv)
         return 0;
     }
     signal(SIGPIPE, SIG_IGN);
+    block_signals(SIG_BLOCK);
     notify_init(); /* before any thread or child: it unsets NOTIFY_SOCKET */
     if (log_access_open(c->global.access_log) < 0) {
         fprintf(stderr, "lxlb: cannot open access log %s: %s\n", c->global.access_log,
@@ -300,6 +319,11 @@ int main(int argc, char **argv)
         return 1;
     }
     struct event_base *base = event_base_new();
+    struct event *sigs[NHANDLED] = { 0 };
+    if (base && setup_signals(base, px, sigs) < 0) {
+        event_base_free(base);
+        base = NULL;
+    }
     if (!base || proxy_attach(px, base, err, sizeof(err)) < 0) {
         fprintf(stderr, "lxlb: %s\n", base ? err : "cannot create the event loop");
         tell_parent(&ready_fd, 1);
@@ -322,12 +346,13 @@ int main(int argc, char **argv)
     log_event(LOG_LVL_INFO, "lxlb %s started (pid %d)", LXLB_VERSION, (int)getpid());
     tell_parent(&ready_fd, 0);
     notify_ready();
-    rc = run(px, base);
+    rc = event_base_dispatch(base);
     log_event(LOG_LVL_INFO, "exiting");
     workers_free(); /* joins the other loops first: they share counters and the log */
     proxy_free(px);
     log_shutdown();
     notify_shutdown();
+    free_signals(sigs);
     event_base_free(base);
     if (o.daemon)
         unlink(o.pidfile);

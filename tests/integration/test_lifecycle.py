@@ -135,3 +135,24 @@ def test_access_log_to_file_and_sigusr1_reopen(backend, lxlb, tmp_path):
     assert logf.exists() and "tag=second" in logf.read_text(), "log not reopened on SIGUSR1"
     assert "tag=second" not in rotated.read_text()
     assert lx.alive()
+
+
+def test_sighup_as_soon_as_the_port_answers_reloads(backend, lxlb):
+    """A reload sent the moment the port accepts (a deploy script, systemd
+    right after READY) is handled, never fatal: SIGHUP's default action
+    would end the process if it came before the handlers existed."""
+    import socket
+    a = backend("A")
+    for _ in range(10):
+        lx = lxlb(make_config({"b": [a]}), wait=False)
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", lx.port), timeout=1).close()
+                break
+            except OSError:
+                assert lx.alive(), lx.log()
+        lx.signal(signal.SIGHUP)
+        text = lx.wait_log(lambda t: "reload done" in t, 5.0)
+        assert lx.alive() and "reload done" in text, (lx.proc.returncode, text)
+        lx.assert_serving()
+        lx.stop()

@@ -422,3 +422,13 @@ def make_config(backends, frontends=None, defaults=None, port=None, **fe_opts):
     if defaults:
         cfg["defaults"] = defaults
     return cfg
+
+
+def is_asan(pid):
+    """Is lxlb a SANITIZE=1 build? (its quarantine holds freed memory, so RSS
+    bounds are loose there; LeakSanitizer checks leaks at exit instead)"""
+    try:
+        with open("/proc/%d/maps" % pid) as f:
+            return "libasan" in f.read()
+    except OSError:
+        return False

@@ -23,7 +23,7 @@ import time
 import pytest
 
 import helpers
-from helpers import Conn, ConnectionClosed, get, make_config, parse_raw_response
+from helpers import Conn, ConnectionClosed, get, is_asan, make_config, parse_raw_response
 
 SAN_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                "ERROR: UndefinedBehaviorSanitizer")
@@ -505,14 +505,6 @@ def rss_kb(pid):
             if ln.startswith("VmRSS:"):
                 return int(ln.split()[1])
     return 0
-
-
-def is_asan(pid):
-    try:
-        with open("/proc/%d/maps" % pid) as f:
-            return "libasan" in f.read()
-    except OSError:
-        return False
 
 
 def timed_get(port):

@@ -18,6 +18,7 @@ SCEN = {
     "a": "(a) keep-alive, static nginx backend",
     "b": "(b) keep-alive, two Apache containers",
     "c": "(c) seed's httpclose, two Apache containers",
+    "f": "(f) scaling: 2 workers/threads, static nginx backend",
 }
 PEERS = ["haproxy", "nginx"]
 ORDER = ["direct", "lxlb", "lxlb-disc", "haproxy", "nginx"]
@@ -31,12 +32,14 @@ def rows(path):
 
 # raw.tsv: scen target round requests dur_us p50 p90 p99 max conn read write status timeout utime stime rss
 runs = {}
+dur_of = {}   # (scen, target, round) -> (requests, seconds, proxy CPU %)
 for r in rows(os.path.join(out, "raw.tsv")):
     scen, target = r[0], r[1]
     v = [float(x) for x in r[3:]]
     req, dur = v[0], v[1]
     if req <= 0:
         continue
+    dur_of[(scen, target, r[2])] = (req, dur / 1e6, (v[11] + v[12]) / tck / (dur / 1e6) * 100)
     d = dict(rps=req / (dur / 1e6), p50=v[2] / 1000, p99=v[4] / 1000,
              errors=sum(v[6:11]), cpu=(v[11] + v[12]) * 1e6 / tck / req,
              usr=v[11] * 1e6 / tck / req, sys=v[12] * 1e6 / tck / req,
@@ -67,8 +70,8 @@ w("")
 w(f"Method: `bench/run.sh{' --quick' if meta.get('quick') == '1' else ''}` (`make bench`), elapsed "
   f"{meta.get('elapsed', '?')} s. `wrk -t1 -c{meta.get('conns')} -d{meta.get('duration')}s --latency`, "
   f"{meta.get('rounds')} interleaved round(s) per target in rotating order; medians. "
-  + ("wrk and the static backend pinned to CPU 0, each proxy to CPU 1 (`taskset`); " if meta.get("pinned") == "yes" else "no CPU pinning (1 CPU); ")
-  + "the Apache containers float. One thread/worker per proxy: lxlb `workers: 1`, HAProxy `nbthread 1`, "
+  + ("wrk and the static backend pinned to CPU 0, each proxy to CPU 1 (`taskset`), except in (f); " if meta.get("pinned") == "yes" else "no CPU pinning (1 CPU); ")
+  + "the Apache containers float. One thread/worker per proxy (except in (f)): lxlb `workers: 1`, HAProxy `nbthread 1`, "
   "nginx `worker_processes 1`. Same backends, same timeouts (connect 5s, client/server 50s, keep-alive 10s), "
   "X-Forwarded-For and X-Forwarded-Proto set by all three; no logging anywhere (**lxlb `access_log: \"off\"`**, "
   "HAProxy without `log`, nginx `access_log off`). Keep-alive on both sides: lxlb pools server connections, "
@@ -157,6 +160,112 @@ if fail:
         failed = sum(v[6:11])
         w(f"| {r[0][2:]} | {r[1]} | {v[0]} | {failed} | {v[6]}/{v[7]}/{v[8]}/{v[9]}/{v[10]} | {v[4]/1000:.2f} | {v[5]/1000:.2f} |")
     w("")
+
+# (f) scaling. scale.tsv: f target round wrk_user_s wrk_sys_s backend_ticks
+# busy_ticks total_ticks threads_before threads_after softirq_ticks steal_ticks
+# other_processes_ticks
+ncpu = int(meta.get("nproc", "1") or 1)
+
+
+def thread_deltas(before, after):
+    def parse(x):
+        d = {}
+        for kv in x.split(","):
+            if "=" in kv:
+                k, _, t = kv.partition("=")
+                d[k] = int(t)
+        return d
+    b, a = parse(before), parse(after)
+    return sorted((a[k] - b.get(k, 0) for k in a), reverse=True)
+
+
+scale = {}
+for r in rows(os.path.join(out, "scale.tsv")):
+    key = ("f", r[1], r[2])
+    if key not in dur_of:
+        continue
+    req, secs, proxy = dur_of[key]
+    wrk = (float(r[3]) + float(r[4])) / secs * 100
+    backend = int(r[5]) / tck / secs * 100
+    pct = lambda ticks: int(ticks) / int(r[7]) * ncpu * 100 if int(r[7]) else 0
+    busy, softirq, steal = pct(r[6]), pct(r[10]), pct(r[11])
+    others = int(r[12]) / tck / secs * 100 if len(r) > 12 else 0
+    thr = [t / tck / secs * 100 for t in thread_deltas(r[8], r[9])]
+    scale.setdefault(r[1], []).append(dict(
+        proxy=proxy, wrk=wrk, backend=backend, busy=busy, softirq=softirq, steal=steal, others=others, softirq_us=int(r[10]) * 1e6 / tck / req,
+        thr=thr, wrk_us=(float(r[3]) + float(r[4])) * 1e6 / req,
+        backend_us=int(r[5]) * 1e6 / tck / req, busy_us=int(r[6]) * 1e6 / tck / req))
+smed = {}
+for t, lst in scale.items():
+    smed[t] = {m: statistics.median(x[m] for x in lst) for m in lst[0] if m != "thr"}
+    nthr = max(len(x["thr"]) for x in lst)
+    smed[t]["thr"] = [statistics.median((x["thr"] + [0] * nthr)[i] for x in lst) for i in range(nthr)]
+
+F_ORDER = ["direct", "lxlb", "lxlb-w2", "haproxy-t2", "nginx-w2"]
+F_PEERS = ["haproxy-t2", "nginx-w2"]
+if any(k[0] == "f" for k in med):
+    w(f"### {SCEN['f']}")
+    w("")
+    w(f"Does a second thread buy throughput? Keep-alive, the static nginx backend of (a) (1 worker), "
+      f"`wrk -t{meta.get('scale_threads', '2')} -c{meta.get('scale_conns', '64')} -d{meta.get('duration')}s` "
+      f"for every target, {meta.get('rounds')} interleaved round(s), medians. lxlb `workers: 1` and "
+      "`workers: 2` (lxlb-w2: SO_REUSEPORT listeners, one event loop per thread), HAProxy `nbthread 2` "
+      "(haproxy-t2), nginx `worker_processes 2` with `listen ... reuseport` (nginx-w2); otherwise the "
+      "configurations of (a). **Nothing is pinned in (f)**: the proxy, wrk and the static backend float "
+      f"over the {ncpu} CPUs for every target, lxlb `workers: 1` included, so its row is not the pinned "
+      "figure of (a). CPU % is of one core (the machine has "
+      f"{ncpu * 100}%): the proxy's processes (per thread or process, busiest first), wrk's own CPU "
+      "(bash `time`), the static backend's, *other processes* = every other process on the machine "
+      "(other sessions' tests, kernel threads; /proc/*/stat, reaped children included, so approximate), "
+      "and all CPUs busy from /proc/stat (user+system+irq+softirq, steal excluded). This kernel accounts "
+      "by ticks without IRQ time accounting: the loopback packets' softirq work is charged to the process "
+      "it interrupts, so it is inside the process figures (as in (a)-(c)), not on top of them. "
+      "`direct` = wrk straight to the static backend: what wrk and the backend do without a proxy.")
+    w("")
+    w("| target | req/s | p50 ms | p99 ms | proxy CPU us/req (user+sys) | proxy CPU % (per thread) | wrk CPU % | backend CPU % | other processes % | all CPUs busy % | errors |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for t in F_ORDER:
+        m = med.get(("f", t))
+        if not m:
+            continue
+        sm = smed.get(t)
+        if sm:
+            thr = " / ".join(f"{x:.0f}" for x in sm["thr"] if x >= 1.0) or "-"
+            extra = (f"{fmt(sm['wrk'], 0)} | {fmt(sm['backend'], 0)} | "
+                     f"{fmt(sm['others'], 0)} | {fmt(sm['busy'], 0)}")
+        else:
+            thr, extra = "-", "- | - | - | -"
+        name = "direct to backend" if t == "direct" else t
+        if t == "direct":
+            w(f"| {name} | {fmt(m['rps'], 0)} | {fmt(m['p50'], 2)} | {fmt(m['p99'], 2)} | - | - | {extra} | {fmt(m['errors'], 0)} |")
+        else:
+            w(f"| {name} | {fmt(m['rps'], 0)} | {fmt(m['p50'], 2)} | {fmt(m['p99'], 2)} | "
+              f"{fmt(m['cpu'])} ({fmt(m['usr'])}+{fmt(m['sys'])}) | {fmt(m['util'], 0)} ({thr}) | {extra} | {fmt(m['errors'], 0)} |")
+    w("")
+    l1, l2 = med.get(("f", "lxlb")), med.get(("f", "lxlb-w2"))
+    peers = [(p, med[("f", p)]) for p in F_PEERS if ("f", p) in med]
+    if l1 and l2:
+        w(f"**lxlb-w2 / lxlb (workers 1): {l2['rps'] / l1['rps']:.2f}x req/s** "
+          f"({fmt(l2['rps'], 0)} vs {fmt(l1['rps'], 0)}), CPU per request {l2['cpu'] / l1['cpu']:.2f}x, "
+          f"p99 {l2['p99'] / l1['p99']:.2f}x.")
+        w("")
+    if l2 and peers:
+        best = max(peers, key=lambda x: x[1]["rps"])
+        w("| lxlb-w2 / best 2-thread peer | CPU per request | req/s | p99 |")
+        w("|---|---:|---:|---:|")
+        w(f"| {SCEN['f']} | {l2['cpu'] / min(p['cpu'] for _, p in peers):.2f} | "
+          f"{l2['rps'] / best[1]['rps']:.2f} (best: {best[0]}) | {l2['p99'] / min(p['p99'] for _, p in peers):.2f} |")
+        w("")
+    sm = smed.get("lxlb-w2")
+    if l2 and sm:
+        own = l2["cpu"] + sm["wrk_us"] + sm["backend_us"]
+        w(f"Where the {ncpu} cores go, per request, in lxlb-w2's runs (medians): proxy {l2['cpu']:.1f} us, "
+          f"wrk {sm['wrk_us']:.1f} us, static backend {sm['backend_us']:.1f} us: {own:.1f} us, of which the "
+          f"proxy is {l2['cpu'] / own * 100:.0f}%. At that cost {ncpu} cores with nothing else to run cannot pass "
+          f"~{ncpu * 1e6 / own:,.0f} req/s; other processes took {sm['others']:.0f}% of a core meanwhile, "
+          f"all CPUs were {sm['busy']:.0f}% busy (of {ncpu * 100}%), softirq {sm['softirq']:.0f}% "
+          f"(inside the figures above), steal {sm['steal']:.0f}%.")
+        w("")
 
 # Profile.
 def top_functions(path, req, n):
@@ -260,6 +369,8 @@ with open(os.path.join(bench, "results.tsv"), "w") as f:
         f.write("# idle\t" + "\t".join(r) + "\n")
     for r in fail:
         f.write("# fail\t" + "\t".join(r) + "\n")
+    for r in rows(os.path.join(out, "scale.tsv")):
+        f.write("# scale\t" + "\t".join(r) + "\n")
 
 tmp = tempfile.mkdtemp(prefix="lxlb-report.")
 # The plot: 2x2 panels, one cluster per scenario, one bar per proxy.
@@ -268,12 +379,15 @@ dat = os.path.join(tmp, "plot.dat")
 ymax = {"rps": 0.0, "cpu": 0.0, "p99": 0.0}
 with open(dat, "w") as f:
     f.write("# scen " + " ".join(f"{p}_rps {p}_cpu {p}_p99" for p in procs) + "\n")
-    for s_, label in [("a", "a:ka-static"), ("b", "b:ka-apache"), ("c", "c:close-apache")]:
-        if not any((s_, p) in med for p in procs):
+    # (f): each proxy in its 2-thread configuration.
+    two = {"lxlb": "lxlb-w2", "haproxy": "haproxy-t2", "nginx": "nginx-w2"}
+    for s_, label in [("a", "a:ka-static"), ("b", "b:ka-apache"), ("c", "c:close-apache"), ("f", "f:2-threads")]:
+        name = (lambda p: two[p]) if s_ == "f" else (lambda p: p)
+        if not any((s_, name(p)) in med for p in procs):
             continue
         vals = []
         for p in procs:
-            m = med.get((s_, p))
+            m = med.get((s_, name(p)))
             if m:
                 vals += [m["rps"] / 1000, m["cpu"], m["p99"]]
                 ymax["rps"] = max(ymax["rps"], m["rps"] / 1000)
@@ -304,7 +418,7 @@ set boxwidth 0.9
 set grid ytics
 set key top center horizontal
 set xtics nomirror
-set multiplot layout 2,2 title "lxlb vs HAProxy {meta.get('haproxy')} vs nginx {meta.get('nginx')} - {meta.get('date')}, {meta.get('nproc')} CPUs, 1 thread each, wrk -c{meta.get('conns')}, medians of {meta.get('rounds')} rounds"
+set multiplot layout 2,2 title "lxlb vs HAProxy {meta.get('haproxy')} vs nginx {meta.get('nginx')} - {meta.get('date')}, {meta.get('nproc')} CPUs, 1 thread each (f: 2, not pinned), wrk -c{meta.get('conns')} (f: -t{meta.get('scale_threads', '2')} -c{meta.get('scale_conns', '64')}), medians of {meta.get('rounds')} rounds"
 set title "throughput (k req/s, higher is better)"
 set yrange [0:{yr['rps']:.3f}]
 plot {bars(2)}

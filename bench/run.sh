@@ -12,31 +12,35 @@
 #   a  keep-alive, static backend          b  keep-alive, two Apache containers
 #   c  seed's httpclose, two Apache        d  10,000 idle keep-alive clients: RSS each
 #   e  lxc-stop -k of one container under wrk load: failed requests and p99
+#   f  scaling: lxlb workers 1 and 2, HAProxy nbthread 2, nginx 2 workers,
+#      keep-alive, static backend, wrk -t2 -c64, nothing pinned
 #   p  profile: callgrind instructions per request of lxlb, syscalls per request
 # Every throughput figure is the median over ROUNDS interleaved rounds (the
 # targets take turns, in a rotating order). wrk runs on CPU 0 with the static
-# backend, each proxy on CPU 1 (taskset), when the machine has 2+ CPUs.
+# backend, each proxy on CPU 1 (taskset), when the machine has 2+ CPUs; in (f)
+# nothing is pinned (the 2-thread proxies need both cores).
 #
 # Environment: ROUNDS (3; --quick 1), DURATION (10; --quick 3) seconds per wrk
-# run, CONNS (32), IDLE_CONNS (10000), BENCH_KEEP=1 keeps the work directory.
+# run, CONNS (32), IDLE_CONNS (10000), SCALE_CONNS (64) and SCALE_THREADS (2):
+# wrk's connections and threads in (f), BENCH_KEEP=1 keeps the work directory.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
-QUICK=0 ONLY=abcdep PROFILE=1 BIN= WRITE=
+QUICK=0 ONLY=abcdefp PROFILE=1 BIN= WRITE=
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) QUICK=1 ;;
         --only) ONLY=${2//,/}; shift ;;
         --no-profile) PROFILE=0 ;;
         --write) WRITE=1 ;;
-        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "bench: unknown option $1" >&2; exit 2 ;;
         *) BIN=$1 ;;
     esac
     shift
 done
-[ -n "$BIN" ] || { echo "usage: bench/run.sh [--quick] [--only abcdep] BINARY" >&2; exit 2; }
+[ -n "$BIN" ] || { echo "usage: bench/run.sh [--quick] [--only abcdefp] BINARY" >&2; exit 2; }
 [ -x "$BIN" ] || { echo "bench: $BIN is not an executable" >&2; exit 2; }
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 [ "$PROFILE" = 0 ] && ONLY=${ONLY//p/}
@@ -48,6 +52,9 @@ else
     ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-10} FAIL_MODES=${FAIL_MODES:-"close keepalive"}
 fi
 CONNS=${CONNS:-32}
+SCALE_CONNS=${SCALE_CONNS:-64}
+SCALE_THREADS=${SCALE_THREADS:-2}
+WRK_T=1            # wrk threads (SCALE_THREADS in (f))
 IDLE_CONNS=${IDLE_CONNS:-10000}
 FAIL_DURATION=10     # the failure run: -d10s, lxc-stop -k after FAIL_AT s
 FAIL_AT=3
@@ -82,8 +89,8 @@ GROUP=benchweb
 W=$(mktemp -d /tmp/lxlb-bench.XXXXXX)
 chmod 755 "$W"        # nginx workers (nobody) read the static file
 OUT=$W/out; mkdir -p "$OUT" "$W/www" "$W/nginx-tmp"
-RAW=$OUT/raw.tsv IDLE=$OUT/idle.tsv FAIL=$OUT/fail.tsv
-: >"$RAW"; : >"$IDLE"; : >"$FAIL"
+RAW=$OUT/raw.tsv IDLE=$OUT/idle.tsv FAIL=$OUT/fail.tsv SCALE=$OUT/scale.tsv
+: >"$RAW"; : >"$IDLE"; : >"$FAIL"; : >"$SCALE"
 BENCH_PIDS=()
 
 bench_cleanup() {
@@ -116,6 +123,7 @@ if [ "$NCPU" -ge 2 ]; then
 else
     PIN_LOAD=""; PIN_PROXY=""
 fi
+PIN_LOAD_SAVED=$PIN_LOAD
 CLK_TCK=$(getconf CLK_TCK)
 
 # ------------------------------------------------------------ processes ----
@@ -230,7 +238,7 @@ write_lxlb() {   # FILE PORT KIND MODE [discovery]
     fi
     cat >"$f" <<EOF
 {
-  "global": { "maxconn": 20000, "workers": 1, "access_log": "off" },
+  "global": { "maxconn": 20000, "workers": $PX_THREADS, "access_log": "off" },
   "defaults": { "timeout": { "connect": "5s", "client": "$cl", "server": "50s",
                              "keepalive": "$ka", "http_request": "10s" },
                 "retries": 3 },
@@ -251,7 +259,7 @@ write_haproxy() {   # FILE PORT KIND MODE
     {
         cat <<EOF
 global
-    nbthread 1
+    nbthread $PX_THREADS
     maxconn $HAPROXY_MAXCONN
 defaults
     mode http
@@ -288,7 +296,7 @@ write_nginx() {   # FILE PORT KIND MODE
     fi
     {
         cat <<EOF
-worker_processes 1;
+worker_processes $PX_THREADS;
 pid $f.pid;
 error_log $f.error.log warn;
 worker_rlimit_nofile 20000;
@@ -309,7 +317,7 @@ EOF
         $up_ka
     }
     server {
-        listen 127.0.0.1:$port backlog=4096;
+        listen 127.0.0.1:$port backlog=4096$([ "$PX_THREADS" -gt 1 ] && echo " reuseport");
         location / {
             proxy_pass http://nodes;
             $conn_hdr
@@ -329,7 +337,8 @@ EOF
 }
 
 # start_proxy NAME KIND MODE: starts proxy NAME (lxlb, lxlb-disc, haproxy,
-# nginx) on a free port, pinned; sets PORT_<name> and PID_<name>.
+# nginx; lxlb-w2, haproxy-t2, nginx-w2: the same with 2 threads/workers) on a
+# free port, pinned (PIN_PROXY); sets PORT_<name> and PID_<name>.
 declare -A PORT PID
 # nginx's passive health: max_fails counts every error, also Apache closing an
 # idle keep-alive connection nginx is reusing (mpm_event does so when busy);
@@ -339,19 +348,21 @@ declare -A PORT PID
 # failure scenario (e) uses max_fails=3.
 NGINX_MAX_FAILS=0
 WRAP=()            # a command in front of the proxy (valgrind for the profile)
+PX_THREADS=1       # lxlb workers, HAProxy nbthread, nginx worker_processes
 NGINX_G='daemon off;'
 start_proxy() {
-    local name=$1 kind=$2 mode=$3 port cfg
+    local name=$1 kind=$2 mode=$3 port cfg PX_THREADS=1
     port=$(free_port)
     cfg=$W/$name-$kind-$mode.conf
+    case "$name" in *-[wt][0-9]*) PX_THREADS=${name##*-[wt]} ;; esac
     case "$name" in
-        lxlb)      write_lxlb "$cfg" "$port" "$kind" "$mode"
+        lxlb|lxlb-w*) write_lxlb "$cfg" "$port" "$kind" "$mode"
                    spawn "$name" $PIN_PROXY "${WRAP[@]}" "$BIN" -f "$cfg" ;;
         lxlb-disc) write_lxlb "$cfg" "$port" "$kind" "$mode" disc
                    spawn "$name" $PIN_PROXY "$BIN" -f "$cfg" ;;
-        haproxy)   write_haproxy "$cfg" "$port" "$kind" "$mode"
+        haproxy|haproxy-t*) write_haproxy "$cfg" "$port" "$kind" "$mode"
                    spawn "$name" $PIN_PROXY "${WRAP[@]}" haproxy -f "$cfg" -db ;;
-        nginx)     write_nginx "$cfg" "$port" "$kind" "$mode"
+        nginx|nginx-w*) write_nginx "$cfg" "$port" "$kind" "$mode"
                    spawn "$name" $PIN_PROXY "${WRAP[@]}" nginx -p "$W" -e "$cfg.error.log" -c "$cfg" -g "$NGINX_G" ;;
     esac
     PID[$name]=$SPAWNED PORT[$name]=$port
@@ -389,9 +400,10 @@ try_disc() {
 }
 
 # wrk_run URL DURATION [extra wrk args]: prints the RESULT line of report.lua.
+# wrk's own CPU time (user sys, seconds) goes to $W/wrk.time.
 wrk_run() {
-    local url=$1 d=$2; shift 2
-    $PIN_LOAD wrk -t1 -c"$CONNS" -d"${d}s" --latency -s "$here/report.lua" "$@" "$url" >"$W/wrk.last" 2>&1
+    local url=$1 d=$2 TIMEFORMAT='%3U %3S'; shift 2
+    { time $PIN_LOAD wrk -t"$WRK_T" -c"$CONNS" -d"${d}s" --latency -s "$here/report.lua" "$@" "$url" >"$W/wrk.last" 2>&1; } 2>"$W/wrk.time"
     cat "$W/wrk.last" >>"$W/wrk.log"
     grep '^RESULT ' "$W/wrk.last" | tail -n 1 | cut -d' ' -f2-
 }
@@ -487,6 +499,98 @@ fail_scenario() {
     NGINX_MAX_FAILS=0
 }
 
+# ------------------------------------------------------------- scaling ----
+# (f): does a second thread buy throughput? lxlb workers 1 and 2, HAProxy
+# nbthread 2, nginx worker_processes 2 (listen reuseport, like lxlb's
+# SO_REUSEPORT listeners), keep-alive, static backend, wrk -t2 -c64. Nothing is
+# pinned: proxy, wrk and the static backend share both cores as the scheduler
+# sees fit, the same for every target (lxlb workers 1 included). Besides the
+# proxy's CPU, each run records wrk's CPU (bash time), the backend's, the
+# whole machine's (/proc/stat) and the proxy's per thread/process, so that the
+# report can show where the two cores went.
+
+# All CPUs, from /proc/stat: busy (user nice system irq softirq), total (also
+# idle iowait steal), irq+softirq (with IRQ time accounting, the loopback
+# traffic's softirq work is not charged to any process), steal.
+machine_ticks() {
+    awk '/^cpu / { t = 0; for (i = 2; i <= 9; i++) t += $i
+                   print t - $5 - $6 - $9, t, $7 + $8, $9; exit }' /proc/stat
+}
+
+# Ticks (utime+stime+cutime+cstime) of every process but PIDS and this shell
+# (whose children times hold wrk's): other sessions' tests, kernel threads.
+others_ticks() {
+    local ex=" $$ $* "
+    cat /proc/[0-9]*/stat 2>/dev/null | awk -v ex="$ex" \
+        'index(ex, " " $1 " ") == 0 { sub(/^.*\) /, ""); t += $12 + $13 + $14 + $15 } END { print t + 0 }'
+}
+
+thread_ticks() {    # PIDS: pid/tid=utime+stime,... for every thread of each pid
+    local p t v out=
+    for p in "$@"; do
+        for t in /proc/"$p"/task/[0-9]*; do
+            v=$(sed 's/.*) //' "$t/stat" 2>/dev/null | awk '{print $12 + $13}')
+            [ -n "$v" ] && out+="$p/${t##*/}=$v,"
+        done
+    done
+    echo "${out:--}"
+}
+
+# measure_scale TARGET ROUND URL PID...: measure f ..., and one line in
+# scale.tsv: f target round wrk_user_s wrk_sys_s backend_ticks busy_ticks
+# total_ticks threads_before threads_after softirq_ticks steal_ticks
+# other_processes_ticks
+measure_scale() {
+    local target=$1 round=$2 url=$3; shift 3
+    local sb b0 b1 m0 m1 t0 t1 o0 o1 wt
+    sb=$(proc_tree "$STATIC_PID")
+    : >"$W/wrk.time"
+    o0=$(others_ticks "$@" $sb); b0=$(cpu_ticks $sb); m0=$(machine_ticks); t0=$(thread_ticks "$@")
+    measure f "$target" "$round" "$url" "$@"
+    b1=$(cpu_ticks $sb); m1=$(machine_ticks); t1=$(thread_ticks "$@"); o1=$(others_ticks "$@" $sb)
+    wt=$(tail -n 1 "$W/wrk.time")
+    read -r bu0 bs0 <<<"$b0"; read -r bu1 bs1 <<<"$b1"
+    read -r mb0 mt0 mi0 ms0 <<<"$m0"; read -r mb1 mt1 mi1 ms1 <<<"$m1"
+    read -r wu ws <<<"${wt:-0 0}"
+    printf 'f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$target" "$round" "${wu:-0}" "${ws:-0}" \
+        $((bu1 + bs1 - bu0 - bs0)) $((mb1 - mb0)) $((mt1 - mt0)) "$t0" "$t1" \
+        $((mi1 - mi0)) $((ms1 - ms0)) $((o1 - o0)) | tee -a "$SCALE" |
+        awk -F'\t' -v tck="$CLK_TCK" -v d="$DURATION" -v n="$NCPU" \
+        '{printf "bench:   f   %-10s round %s: wrk %3.0f%%  backend %3.0f%%  softirq %3.0f%%  other processes %3.0f%%  all CPUs busy %3.0f%% of %d00%%\n",
+          $2, $3, ($4+$5)*100/d, $6*100/tck/d, ($8 ? $11*n*100/$8 : 0), $13*100/tck/d, ($8 ? $7*n*100/$8 : 0), n}' >&2
+}
+
+scale_scenario() {
+    # Dynamic scope: start_proxy, wrk_run and measure see these.
+    local PIN_LOAD='' PIN_PROXY='' CONNS=$SCALE_CONNS WRK_T=$SCALE_THREADS
+    local targets=(direct lxlb lxlb-w2 haproxy-t2 nginx-w2) t r i n p
+    log "scenario f: 1 vs 2 threads, static backend, keep-alive, wrk -t$WRK_T -c$CONNS, not pinned"
+    # The static backend was started on CPU 0: let it float for (f).
+    for p in $(proc_tree "$STATIC_PID"); do taskset -a -p -c "0-$((NCPU - 1))" "$p" >/dev/null 2>&1; done
+    for t in "${targets[@]:1}"; do start_proxy "$t" static keepalive || tb_die "cannot start $t"; done
+    grep -q '2 workers serving' "$W/lxlb-w2.out" ||
+        log "lxlb-w2: no '2 workers serving' in its log: this binary may not run 2 workers"
+    for t in "${targets[@]:1}"; do warm "$t"; done
+    wrk_run "http://127.0.0.1:$STATIC_PORT/" 1 >/dev/null
+    for t in "${targets[@]:1}"; do wrk_run "http://127.0.0.1:${PORT[$t]}/" 1 >/dev/null; done
+    n=${#targets[@]}
+    for r in $(seq "$ROUNDS"); do
+        for i in $(seq 0 $((n - 1))); do
+            t=${targets[$(( (i + r - 1) % n ))]}
+            if [ "$t" = direct ]; then
+                measure_scale direct "$r" "http://127.0.0.1:$STATIC_PORT/"
+            else
+                measure_scale "$t" "$r" "http://127.0.0.1:${PORT[$t]}/" $(proc_tree "${PID[$t]}")
+            fi
+        done
+    done
+    for t in "${targets[@]:1}"; do stop_proxy "$t"; done
+    # Back on CPU 0 for the scenarios that follow.
+    if [ -n "$PIN_LOAD_SAVED" ]; then
+        for p in $(proc_tree "$STATIC_PID"); do taskset -a -p -c 0 "$p" >/dev/null 2>&1; done
+    fi
+}
+
 # ------------------------------------------------------------- profile ----
 # callgrind on lxlb (keep-alive, static backend, no access log) while wrk
 # -c4 sends a fixed-length load; collection is switched on only around the
@@ -555,6 +659,8 @@ meta() {
         echo "rounds=$ROUNDS"
         echo "duration=$DURATION"
         echo "conns=$CONNS"
+        echo "scale_conns=$SCALE_CONNS"
+        echo "scale_threads=$SCALE_THREADS"
         echo "idle_conns=$IDLE_CONNS"
         echo "quick=$QUICK"
         echo "pinned=$([ -n "$PIN_PROXY" ] && echo yes || echo no)"
@@ -572,6 +678,7 @@ log "backends: static nginx on 127.0.0.1:$STATIC_PORT, Apache http1 $IP1, http2 
 case "$ONLY" in *a*) throughput a static keepalive "http://127.0.0.1:$STATIC_PORT/" ;; esac
 case "$ONLY" in *b*) throughput b apache keepalive "http://$IP1/" ;; esac
 case "$ONLY" in *c*) throughput c apache close "http://$IP1/" ;; esac
+case "$ONLY" in *f*) scale_scenario ;; esac
 case "$ONLY" in *d*) idle_scenario ;; esac
 case "$ONLY" in *e*) for m in $FAIL_MODES; do fail_scenario "$m"; done ;; esac
 case "$ONLY" in *p*) profile ;; esac
@@ -580,7 +687,7 @@ echo "elapsed=$((SECONDS - T0))" >>"$OUT/meta.env"
 # runs report into the work directory. The small text inputs of the report
 # are kept, so that it can be redone by hand:
 #   /usr/bin/python3 bench/report.py bench/last-run bench
-[ -z "$WRITE" ] && [ "$QUICK" = 0 ] && [ "$ONLY" = abcdep ] && WRITE=1
+[ -z "$WRITE" ] && [ "$QUICK" = 0 ] && [ "$ONLY" = abcdefp ] && WRITE=1
 if [ "$WRITE" = 1 ]; then DEST=$here; else DEST=$W/report; BENCH_KEEP=1; fi
 rm -rf "$DEST/last-run"; mkdir -p "$DEST/last-run"
 cp "$OUT"/*.tsv "$OUT"/*.env "$DEST/last-run/"

@@ -1,6 +1,7 @@
 /* discovery/lxc-t.h - LXC discovery: the worker thread, the lxc-monitor child
  * and the per-backend watcher. Types only; functions are in worker.h,
- * monitor.h and lxc.h.
+ * monitor.h and lxc.h. liblxc itself runs in the LXC helper process
+ * (helper-t.h): the worker's jobs ask it.
  *
  * Threads: the loop thread owns everything here except what a job's run()
  * touches on the worker thread: the job's own fields and the watcher's
@@ -60,9 +61,11 @@ typedef void (*dmon_restart_cb)(void *arg, bool first);
 
 struct dmon {
     struct event_base *base;       /* the loop */
-    char *exe;                     /* resolved path of lxc-monitor */
+    struct dworker *worker;        /* asks the LXC helper to start the child */
     char *lxcpath;                 /* -P argument, owned */
-    pid_t pid;                     /* running child, 0: none */
+    pid_t pid;                     /* running child (the helper's), 0: none */
+    bool spawning;                 /* a dmon_spawn job is queued or running */
+    bool ran;                      /* it ran once: a start now is a restart */
     struct bufferevent *bev;       /* reads the child's stdout */
     struct event *restart;         /* timer: spawn again after a death */
     uint32_t backoff_ms;           /* next restart delay: 100ms doubling to 10s */
@@ -71,6 +74,15 @@ struct dmon {
     dmon_line_cb on_line;
     dmon_restart_cb on_restart;
     void *arg;                     /* for the callbacks */
+};
+
+/* Have the LXC helper start lxc-monitor (worker thread). */
+struct dmon_spawn {
+    struct dw_job job;
+    struct dmon *m;                /* asker (outlives the job: stop joins the worker) */
+    int fd;                        /* the answer: reads the child's stdout, -1: none */
+    pid_t pid;                     /* the child */
+    char err[256];                 /* why not, when fd is -1 */
 };
 
 /* ----------------------------------------------------------- watcher ---- */
@@ -115,10 +127,10 @@ struct dlxc_ct {
     struct dlxc_ct *next;          /* next container of the watcher */
 };
 
-/* Worker results. Strings and fixed arrays only: no liblxc object crosses
- * to the loop. */
+/* Worker results: what the helper answered, decoded. Strings and fixed
+ * arrays only. */
 
-/* What the worker learnt of one container. */
+/* What the helper learnt of one container. */
 struct dlxc_info {
     char *name;                    /* owned */
     bool defined;                  /* it exists in the lxcpath */
@@ -133,6 +145,8 @@ struct dlxc_probe {
     struct dlxc *w;                /* asker (outlives the job: stop joins the worker) */
     uint64_t seq;                  /* ct->seq when asked: stale when it moved on */
     struct dlxc_info info;         /* the answer */
+    bool failed;                   /* no answer: the helper said err */
+    char err[256];
 };
 
 /* Look at every container of the lxcpath (start, monitor restart, every 30 s). */
@@ -140,7 +154,8 @@ struct dlxc_resync {
     struct dw_job job;
     struct dlxc *w;
     uint64_t evseq;                /* w->evseq when asked: later events win */
-    bool failed;                   /* list_all_containers failed */
+    bool failed;                   /* no list: the helper said err */
+    char err[256];
     struct dlxc_info *infos;       /* containers matching conf.match */
     size_t ninfos;
 };

@@ -1,9 +1,10 @@
 /* discovery/lxc.c - containers of an lxcpath become servers of a backend.
  *
  * lxc-monitor lines (discovery/monitor.c) say what changed; what a container
- * is (its group, its address) is asked of liblxc on the worker thread
- * (discovery/worker.c), and the answer is applied here, on the loop, through
- * the backend/server API only.
+ * is (its group, its address) is asked of liblxc, in the privileged LXC
+ * helper process (discovery/helper.c), from the worker thread (discovery/
+ * worker.c), and the answer is applied here, on the loop, through the
+ * backend/server API only.
  *
  * Ordering: every monitor event stamps the container with a new sequence
  * number; a probe answer carrying an older stamp is stale (the container
@@ -29,9 +30,9 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <lxc/lxccontainer.h>
 
 #include "conf/conf.h"
+#include "discovery/helper-client.h"
 #include "discovery/lxc.h"
 #include "discovery/monitor.h"
 #include "discovery/worker.h"
@@ -85,114 +86,20 @@ static void ct_sink_down(struct dlxc_ct *ct, const char *why)
     ct->w->sink.down(ct->w->sink.arg, ct->name, why);
 }
 
-/* ============================================= worker thread: liblxc ==== */
-
-bool dlxc_group_has(const char *list, const char *group)
-{
-    size_t glen;
-
-    if (!group || !*group)
-        return true;
-    if (!list)
-        return false;
-    glen = strlen(group);
-    while (*list) {
-        size_t n = strcspn(list, ", \t\r\n");
-        if (n == glen && !strncmp(list, group, n))
-            return true;
-        list += n;
-        list += strspn(list, ", \t\r\n");
-    }
-    return false;
-}
-
-static bool dlxc_selected(const struct dlxc_conf *cf, struct lxc_container *c)
-{
-    char buf[4096];
-    int n;
-
-    if (!cf->group)
-        return true;
-    n = c->get_config_item(c, "lxc.group", buf, sizeof(buf));
-    if (n <= 0)
-        return false;
-    buf[sizeof(buf) - 1] = '\0';
-    return dlxc_group_has(buf, cf->group);
-}
-
-static void dlxc_first_ip(const struct dlxc_conf *cf, struct lxc_container *c, char *out)
-{
-    char **ips = c->get_ips(c, cf->interface, "inet", 0);
-
-    out[0] = '\0';
-    if (!ips)
-        return;
-    if (ips[0])
-        snprintf(out, DLXC_IP_LEN, "%s", ips[0]);
-    for (size_t i = 0; ips[i]; i++)
-        free(ips[i]);
-    free(ips);
-}
-
-/* Fills everything but info->name. */
-static void dlxc_inspect(const struct dlxc_conf *cf, struct lxc_container *c,
-                         struct dlxc_info *info)
-{
-    const char *st;
-
-    info->defined = c->is_defined(c);
-    if (!info->defined) {
-        snprintf(info->state, sizeof(info->state), "STOPPED");
-        return;
-    }
-    st = c->state(c);
-    snprintf(info->state, sizeof(info->state), "%s", st ? st : "UNKNOWN");
-    info->selected = dlxc_selected(cf, c);
-    if (info->selected && !strcmp(info->state, "RUNNING"))
-        dlxc_first_ip(cf, c, info->ip);
-}
+/* ===================================== worker thread: ask the helper ==== */
 
 static void dlxc_probe_run(struct dw_job *j)
 {
     struct dlxc_probe *p = (struct dlxc_probe *)j;
-    struct lxc_container *c = lxc_container_new(p->info.name, p->w->conf.lxcpath);
 
-    if (!c) {
-        snprintf(p->info.state, sizeof(p->info.state), "STOPPED");
-        return;
-    }
-    dlxc_inspect(&p->w->conf, c, &p->info);
-    lxc_container_put(c);
+    p->failed = dhc_probe(&p->w->conf, &p->info, p->err, sizeof(p->err)) < 0;
 }
 
 static void dlxc_resync_run(struct dw_job *j)
 {
     struct dlxc_resync *r = (struct dlxc_resync *)j;
-    const struct dlxc_conf *cf = &r->w->conf;
-    struct lxc_container **cts = NULL;
-    char **names = NULL;
-    int n = list_all_containers(cf->lxcpath, &names, &cts);
 
-    if (n < 0) {
-        r->failed = true;
-        return;
-    }
-    r->infos = calloc((size_t)n + 1, sizeof(*r->infos));
-    for (int i = 0; i < n; i++) {
-        if (r->infos && !fnmatch(cf->match, names[i], 0)) {
-            struct dlxc_info *info = &r->infos[r->ninfos];
-            dlxc_inspect(cf, cts[i], info);
-            info->name = names[i];
-            names[i] = NULL;
-            r->ninfos++;
-        }
-        free(names[i]);
-        lxc_container_put(cts[i]);
-    }
-    free(names);
-    free(cts);
-    if (!r->infos)
-        r->failed = true;
+    r->failed = dhc_list(&r->w->conf, &r->infos, &r->ninfos, r->err, sizeof(r->err)) < 0;
 }
 
 /* ========================================================= loop thread ==== */
@@ -519,14 +426,34 @@ static void ct_probe_result(struct dlxc_ct *ct, const struct dlxc_info *info)
     ct_set_addr(ct, info->ip);
 }
 
+/* No answer (the helper refused, or was lost): ask again until the deadline. */
+static void ct_probe_failed(struct dlxc_ct *ct, const char *why)
+{
+    struct dlxc *w = ct->w;
+
+    if (dlxc_now_ms() < ct->deadline_ms) {
+        log_event(LOG_LVL_WARN, "lxc %s: cannot look at container %s: %s; asking again",
+                  be_name(w), ct->name, why);
+        ct_schedule_poll(ct);
+        return;
+    }
+    ct_stop_waiting(ct);
+    log_event(LOG_LVL_ERR, "lxc %s: cannot look at container %s: %s; not added (the next "
+              "resync tries again)", be_name(w), ct->name, why);
+}
+
 static void dlxc_probe_done(struct dw_job *j)
 {
     struct dlxc_probe *p = (struct dlxc_probe *)j;
     struct dlxc_ct *ct = ct_find(p->w, p->info.name);
 
     /* Stale: the container had another event since; its own probe follows. */
-    if (ct && ct->seq == p->seq && ct->waiting)
-        ct_probe_result(ct, &p->info);
+    if (ct && ct->seq == p->seq && ct->waiting) {
+        if (p->failed)
+            ct_probe_failed(ct, p->err);
+        else
+            ct_probe_result(ct, &p->info);
+    }
     dlxc_probe_drop(j);
 }
 
@@ -779,8 +706,8 @@ static void dlxc_resync_done(struct dw_job *j)
 
     w->resync_busy = false;
     if (r->failed) {
-        log_event(LOG_LVL_WARN, "lxc %s: cannot list the containers of %s", be_name(w),
-                  w->conf.lxcpath);
+        log_event(LOG_LVL_WARN, "lxc %s: cannot list the containers of %s: %s", be_name(w),
+                  w->conf.lxcpath, r->err);
     } else {
         for (ct = w->cts; ct; ct = ct->next)
             ct->seen = false;
@@ -866,6 +793,9 @@ static struct dlxc *dlxc_init(struct dlxc *w, const struct conf_lxc *cf, struct 
 
     w->base = base;
     w->worker = worker;
+    /* Before privs_drop at start: only then can a root helper be started. */
+    if (dhc_start(err, errlen) < 0)
+        goto err;
     if (dlxc_copy_conf(&w->conf, cf) < 0)
         goto oom;
     w->resync = event_new(base, -1, EV_PERSIST, dlxc_resync_cb, w);
@@ -875,8 +805,8 @@ static struct dlxc *dlxc_init(struct dlxc *w, const struct conf_lxc *cf, struct 
     log_event(LOG_LVL_INFO, "lxc %s: discovering containers in %s (group %s, match %s, "
               "%s:%u)", be_name(w), w->conf.lxcpath, w->conf.group ? w->conf.group : "any",
               w->conf.match, w->conf.interface, w->conf.port);
-    /* Last: it calls dlxc_on_restart(), which queues the first resync. */
-    if (dmon_start(&w->mon, base, w->conf.lxcpath, dlxc_on_line, dlxc_on_restart, w,
+    /* Last: once lxc-monitor runs, dlxc_on_restart() queues the first resync. */
+    if (dmon_start(&w->mon, base, worker, w->conf.lxcpath, dlxc_on_line, dlxc_on_restart, w,
                    err, errlen) < 0)
         goto err;
     return w;

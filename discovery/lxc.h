@@ -1,5 +1,6 @@
 /* discovery/lxc.h - discovery.lxc for one backend: containers of an lxcpath
- * become servers (lxc-monitor events, liblxc on the worker thread). */
+ * become servers (lxc-monitor events, liblxc in the LXC helper asked from
+ * the worker thread). */
 #ifndef LXLB_DISCOVERY_LXC_H
 #define LXLB_DISCOVERY_LXC_H
 
@@ -23,9 +24,5 @@ struct dlxc *dlxc_start_sink(const struct conf_lxc *cf, struct event_base *base,
 /* Stop the monitor and free the watcher. The worker must be stopped first
  * (no job may still point here). Servers stay in the backend. */
 void dlxc_stop(struct dlxc *w);
-
-/* Worker thread: is `group` in an lxc.group value ("web", "web,blue",
- * "web\nblue")? A NULL or empty group selects every container. */
-bool dlxc_group_has(const char *list, const char *group);
 
 #endif

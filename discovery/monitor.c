@@ -2,20 +2,15 @@
  *
  * lxc-monitor prints one line per state change of every container of the
  * lxcpath whose name matches a regex (it connects to lxc-monitord, which it
- * starts when needed). We run it with its stdout on a pipe read by a
- * bufferevent, so lines arrive as events like any socket. Its death shows as
- * EOF on the pipe: we then reap it (this machine's pid 1 reaps nothing, and a
- * zombie per restart would add up) and start it again with backoff. With
- * PR_SET_PDEATHSIG it dies with us even when we are killed with SIGKILL. */
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
+ * starts when needed). It runs as root, so the LXC helper (discovery/
+ * helper.c) starts it and hands us the read end of its stdout; asking the
+ * helper blocks, so that is a job on the worker thread. Lines arrive on a
+ * bufferevent like any socket. Its death (or the helper's) shows as end of
+ * file: we close our end, which tells the helper to kill and reap it if it
+ * still runs, and ask for another with backoff. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,7 +18,9 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "discovery/helper-client.h"
 #include "discovery/monitor.h"
+#include "discovery/worker.h"
 #include "lb/log.h"
 
 #define DMON_BACKOFF_MIN_MS 100
@@ -71,109 +68,95 @@ int dmon_parse_line(const char *line, char *name, size_t namelen,
     return 0;
 }
 
-/* PATH lookup once, at start, so the child only has to execv(). */
-static char *dmon_find_exe(const char *exe)
-{
-    const char *path = getenv("PATH");
-    char buf[4096];
-
-    if (!path || !*path)
-        path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-    while (*path) {
-        const char *colon = strchr(path, ':');
-        size_t n = colon ? (size_t)(colon - path) : strlen(path);
-        if (n > 0 && (size_t)snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, path, exe) < sizeof(buf)
-            && access(buf, X_OK) == 0)
-            return strdup(buf);
-        path += n + (colon ? 1 : 0);
-    }
-    return NULL;
-}
-
-/* In the child, between fork and exec: async-signal-safe calls only. */
-static void dmon_child(const struct dmon *m, int out_fd, pid_t parent)
-{
-    char *argv[] = { "lxc-monitor", "-P", m->lxcpath, "-n", ".*", NULL };
-    struct sigaction sa;
-    sigset_t none;
-    int devnull;
-
-    /* Die with lxlb, even on SIGKILL; and if lxlb died before this line. */
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-        _exit(127);
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = SIG_DFL;
-    sigaction(SIGPIPE, &sa, NULL); /* lxlb ignores it; lxc-monitor should not */
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    if (dup2(out_fd, STDOUT_FILENO) < 0)
-        _exit(127);
-    devnull = open("/dev/null", O_RDONLY);
-    if (devnull >= 0)
-        dup2(devnull, STDIN_FILENO);
-    /* No listener or client socket of ours may outlive us in the child. */
-    if (syscall(SYS_close_range, 3, ~0U, 0) < 0)
-        for (int fd = 3; fd < 4096; fd++)
-            close(fd);
-    execv(m->exe, argv);
-    _exit(127);
-}
-
 static void dmon_read_cb(struct bufferevent *bev, void *arg);
 static void dmon_event_cb(struct bufferevent *bev, short what, void *arg);
+static void dmon_schedule(struct dmon *m);
 
-static int dmon_spawn(struct dmon *m)
+/* Worker thread: the blocking part. */
+static void dmon_spawn_run(struct dw_job *j)
 {
-    int fds[2];
-    pid_t parent = getpid(), pid;
+    struct dmon_spawn *sp = (struct dmon_spawn *)j;
 
-    if (pipe2(fds, O_CLOEXEC) < 0) {
-        log_event(LOG_LVL_ERR, "lxc-monitor: pipe: %s", strerror(errno));
-        return -1;
-    }
-    pid = fork();
-    if (pid < 0) {
-        log_event(LOG_LVL_ERR, "lxc-monitor: fork: %s", strerror(errno));
-        close(fds[0]);
-        close(fds[1]);
-        return -1;
-    }
-    if (pid == 0)
-        dmon_child(m, fds[1], parent);
-    close(fds[1]);
-    evutil_make_socket_nonblocking(fds[0]);
-    m->bev = bufferevent_socket_new(m->base, fds[0], BEV_OPT_CLOSE_ON_FREE);
+    if (dhc_monitor(sp->m->lxcpath, &sp->fd, &sp->pid, sp->err, sizeof(sp->err)) < 0)
+        sp->fd = -1;
+}
+
+static void dmon_spawn_drop(struct dw_job *j)
+{
+    struct dmon_spawn *sp = (struct dmon_spawn *)j;
+
+    if (sp->fd >= 0)
+        close(sp->fd);
+    free(sp);
+}
+
+static int dmon_attach(struct dmon *m, int fd, pid_t pid)
+{
+    evutil_make_socket_nonblocking(fd);
+    m->bev = bufferevent_socket_new(m->base, fd, BEV_OPT_CLOSE_ON_FREE);
     if (!m->bev) {
-        close(fds[0]);
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
+        close(fd); /* the helper ends the monitor */
         return -1;
     }
     m->pid = pid;
     m->started_ms = dmon_now_ms();
     bufferevent_setcb(m->bev, dmon_read_cb, NULL, dmon_event_cb, m);
     bufferevent_enable(m->bev, EV_READ);
-    log_event(LOG_LVL_INFO, "lxc-monitor started for %s (pid %d)", m->lxcpath, (int)pid);
     return 0;
 }
 
-/* Kill (it may be alive with its stdout closed) and reap. After SIGKILL the
- * wait is at most a few microseconds. Returns the wait status. */
-static int dmon_reap(struct dmon *m)
+/* Loop thread: the monitor runs, or try again later. */
+static void dmon_spawn_done(struct dw_job *j)
 {
-    int status = 0;
+    struct dmon_spawn *sp = (struct dmon_spawn *)j;
+    struct dmon *m = sp->m;
+    bool first = !m->ran;
 
+    m->spawning = false;
+    if (sp->fd < 0 || dmon_attach(m, sp->fd, sp->pid) < 0) {
+        log_event(LOG_LVL_ERR, "lxc-monitor for %s cannot start: %s; trying again in %ums",
+                  m->lxcpath, sp->fd < 0 ? sp->err : "out of memory", m->backoff_ms);
+        sp->fd = -1;
+        dmon_spawn_drop(j);
+        dmon_schedule(m);
+        return;
+    }
+    sp->fd = -1;
+    dmon_spawn_drop(j);
+    m->ran = true;
+    log_event(LOG_LVL_INFO, "lxc-monitor started for %s (pid %d)", m->lxcpath, (int)m->pid);
+    if (!first) {
+        m->restarts++;
+        log_event(LOG_LVL_INFO, "lxc-monitor for %s restarted (%u restarts): resyncing",
+                  m->lxcpath, m->restarts);
+    }
+    m->on_restart(m->arg, first);
+}
+
+static int dmon_spawn(struct dmon *m)
+{
+    struct dmon_spawn *sp = calloc(1, sizeof(*sp));
+
+    if (!sp)
+        return -1;
+    sp->job.run = dmon_spawn_run;
+    sp->job.done = dmon_spawn_done;
+    sp->job.drop = dmon_spawn_drop;
+    sp->m = m;
+    sp->fd = -1;
+    m->spawning = true;
+    dw_submit(m->worker, &sp->job);
+    return 0;
+}
+
+/* Our end closed: the helper kills and reaps the child if it still runs. */
+static void dmon_close(struct dmon *m)
+{
     if (m->bev) {
         bufferevent_free(m->bev);
         m->bev = NULL;
     }
-    if (m->pid > 0) {
-        kill(m->pid, SIGKILL);
-        while (waitpid(m->pid, &status, 0) < 0 && errno == EINTR)
-            ;
-        m->pid = 0;
-    }
-    return status;
+    m->pid = 0;
 }
 
 static void dmon_schedule(struct dmon *m)
@@ -186,17 +169,13 @@ static void dmon_schedule(struct dmon *m)
 static void dmon_died(struct dmon *m, const char *why)
 {
     int64_t ran = dmon_now_ms() - m->started_ms;
-    int status = dmon_reap(m);
-    char how[64];
+    pid_t pid = m->pid;
 
-    if (WIFSIGNALED(status))
-        snprintf(how, sizeof(how), "killed by signal %d", WTERMSIG(status));
-    else
-        snprintf(how, sizeof(how), "exit status %d", WEXITSTATUS(status));
+    dmon_close(m);
     if (ran >= DMON_STABLE_MS)
         m->backoff_ms = DMON_BACKOFF_MIN_MS;
-    log_event(LOG_LVL_WARN, "lxc-monitor for %s died (%s, %s) after %lldms; restarting in %ums",
-              m->lxcpath, why, how, (long long)ran, m->backoff_ms);
+    log_event(LOG_LVL_WARN, "lxc-monitor for %s (pid %d) died (%s) after %lldms; restarting "
+              "in %ums", m->lxcpath, (int)pid, why, (long long)ran, m->backoff_ms);
     dmon_schedule(m);
 }
 
@@ -208,14 +187,8 @@ static void dmon_timer_cb(evutil_socket_t fd, short what, void *arg)
     if (m->backoff_ms < DMON_BACKOFF_MAX_MS)
         m->backoff_ms = m->backoff_ms * 2 > DMON_BACKOFF_MAX_MS ? DMON_BACKOFF_MAX_MS
                                                                 : m->backoff_ms * 2;
-    if (dmon_spawn(m) < 0) {
+    if (!m->spawning && dmon_spawn(m) < 0)
         dmon_schedule(m);
-        return;
-    }
-    m->restarts++;
-    log_event(LOG_LVL_INFO, "lxc-monitor for %s restarted (%u restarts): resyncing",
-              m->lxcpath, m->restarts);
-    m->on_restart(m->arg, false);
 }
 
 static void dmon_read_cb(struct bufferevent *bev, void *arg)
@@ -244,41 +217,31 @@ static void dmon_event_cb(struct bufferevent *bev, short what, void *arg)
     dmon_died(arg, (what & BEV_EVENT_EOF) ? "end of output" : "read error");
 }
 
-int dmon_start(struct dmon *m, struct event_base *base, const char *lxcpath,
-               dmon_line_cb on_line, dmon_restart_cb on_restart, void *arg,
-               char *err, size_t errlen)
+int dmon_start(struct dmon *m, struct event_base *base, struct dworker *worker,
+               const char *lxcpath, dmon_line_cb on_line, dmon_restart_cb on_restart,
+               void *arg, char *err, size_t errlen)
 {
     m->base = base;
+    m->worker = worker;
     m->on_line = on_line;
     m->on_restart = on_restart;
     m->arg = arg;
     m->backoff_ms = DMON_BACKOFF_MIN_MS;
-    m->exe = dmon_find_exe("lxc-monitor");
-    if (!m->exe) {
-        snprintf(err, errlen, "discovery.lxc: lxc-monitor not found in PATH (install lxc)");
-        return -1;
-    }
     m->lxcpath = strdup(lxcpath);
     m->restart = evtimer_new(base, dmon_timer_cb, m);
-    if (!m->lxcpath || !m->restart) {
+    if (!m->lxcpath || !m->restart || dmon_spawn(m) < 0) {
         snprintf(err, errlen, "discovery.lxc: out of memory");
         return -1;
     }
-    if (dmon_spawn(m) < 0) {
-        snprintf(err, errlen, "discovery.lxc: cannot start lxc-monitor for %s", lxcpath);
-        return -1;
-    }
-    on_restart(arg, true);
     return 0;
 }
 
 void dmon_stop(struct dmon *m)
 {
-    dmon_reap(m);
+    dmon_close(m);
     if (m->restart)
         event_free(m->restart);
     m->restart = NULL;
-    free(m->exe);
     free(m->lxcpath);
-    m->exe = m->lxcpath = NULL;
+    m->lxcpath = NULL;
 }

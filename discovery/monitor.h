@@ -1,6 +1,6 @@
-/* discovery/monitor.h - lxc-monitor as a supervised child: its state lines
- * are read on the event loop; it is restarted with backoff when it dies and
- * killed (and reaped) with lxlb. */
+/* discovery/monitor.h - lxc-monitor as a supervised child: the LXC helper
+ * runs it, its state lines are read on the event loop; it is restarted with
+ * backoff when it dies and ended with lxlb. */
 #ifndef LXLB_DISCOVERY_MONITOR_H
 #define LXLB_DISCOVERY_MONITOR_H
 
@@ -8,12 +8,15 @@
 
 #include "discovery/lxc-t.h"
 
-/* Find lxc-monitor and start it for lxcpath. on_restart(arg, true) is called
- * once it runs, on_restart(arg, false) after each restart. -1 with err. */
-int dmon_start(struct dmon *m, struct event_base *base, const char *lxcpath,
-               dmon_line_cb on_line, dmon_restart_cb on_restart, void *arg,
-               char *err, size_t errlen);
-/* Kill and reap the child, free everything. Safe on a zeroed dmon. */
+/* Start lxc-monitor for lxcpath through the helper, by a job on worker.
+ * on_restart(arg, true) is called once it runs, on_restart(arg, false)
+ * after each restart; a start that fails is logged and tried again with
+ * backoff. -1 with err (out of memory). */
+int dmon_start(struct dmon *m, struct event_base *base, struct dworker *worker,
+               const char *lxcpath, dmon_line_cb on_line, dmon_restart_cb on_restart,
+               void *arg, char *err, size_t errlen);
+/* Close its output (the helper then ends it), free everything. The worker
+ * must be stopped first. Safe on a zeroed dmon. */
 void dmon_stop(struct dmon *m);
 
 /* Parse one line of lxc-monitor: "'web1' changed state to [RUNNING]" or

@@ -16,6 +16,7 @@
 
 #include "conf/conf.h"
 #include "discovery/agent.h"
+#include "discovery/helper.h"
 #include "lb/ctr.h"
 #include "lb/log.h"
 #include "lb/notify.h"
@@ -262,6 +263,8 @@ int main(int argc, char **argv)
 
     if (argc > 1 && !strcmp(argv[1], "agent"))
         return agent_main(argc - 1, argv + 1); /* lxlb agent ...: no proxy */
+    if (argc > 1 && !strcmp(argv[1], "lxc-helper"))
+        return dh_main(argc - 1, argv + 1); /* started by discovery: liblxc as root */
     if ((rc = parse_args(argc, argv, &o)))
         return rc;
     log_set_debug(o.debug);

@@ -489,6 +489,21 @@ tb_wait_served() {
     echo -1; return 1
 }
 
-# tb_monitor_pids: the lxc-monitor processes watching our lxcpath (lxlb's
-# child: "lxc-monitor -P <lxcpath> -n .*"), one pid per line.
+# tb_monitor_pids: the lxc-monitor processes watching our lxcpath (children
+# of lxlb's LXC helper: "lxc-monitor -P <lxcpath> -n .*"), one pid per line.
 tb_monitor_pids() { pgrep -f "^lxc-monitor -P $TB_LXCPATH " || true; }
+
+# tb_helper_pid LXLB_PID: lxlb's privileged LXC helper ("lxlb lxc-helper").
+tb_helper_pid() { pgrep -P "$1" -f '^lxlb lxc-helper$' || true; }
+
+# tb_running PID: the process exists and is no zombie (an orphan's zombie
+# stays when pid 1 does not reap).
+tb_running() {
+    local st
+    st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+    [ -n "$st" ] && [ "$st" != Z ]
+}
+
+# tb_uids PID: real, effective, saved and filesystem uid ("0 0 0 0").
+tb_uids() { awk '/^Uid:/ {print $2, $3, $4, $5}' "/proc/$1/status" 2>/dev/null; }
+tb_gids() { awk '/^Gid:/ {print $2, $3, $4, $5}' "/proc/$1/status" 2>/dev/null; }

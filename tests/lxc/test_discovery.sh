@@ -134,8 +134,11 @@ if [ -n "$mpid" ]; then
     tb_check "lxc-monitor killed: restarted (pid $mpid -> ${new:-none})" \
         test -n "$new" -a "$new" != "$mpid"
     tb_check "log: monitor restart" grep -q "lxc-monitor for .* restarted" "$LOG"
+    helper=$(tb_helper_pid "$TB_LXLB_PID")
+    tb_check "lxc-monitor is the child of lxlb's LXC helper (${helper:-none})" \
+        test -n "$helper" -a "$(ps -o ppid= -p "$new" | tr -d ' ')" = "${helper:-x}"
     tb_check "no zombie lxc-monitor left behind" \
-        bash -c "! ps -o stat=,args= --ppid $TB_LXLB_PID | grep -q '^Z'"
+        bash -c "! ps -o stat=,args= --ppid ${helper:-$TB_LXLB_PID} | grep -q '^Z'"
     # Give the new monitor its moment to connect to lxc-monitord; whatever it
     # still misses, the resync after the restart corrects.
     tb_stop d1
@@ -150,7 +153,7 @@ sleep 0.2
 left=$(tb_monitor_pids)
 tb_check "lxlb stopped: no lxc-monitor left (${left:-none})" test -z "$left"
 
-# Killed outright: PR_SET_PDEATHSIG takes the monitor with it.
+# Killed outright: the helper sees its socket close and ends the monitor.
 tb_lxlb_start "$TB_RUN/disc.json" "$TB_RUN/lxlb-killed.log" "$PORT" || tb_fail "lxlb starts again"
 for _ in $(seq 30); do [ -n "$(tb_monitor_pids)" ] && break; sleep 0.1; done
 { kill -KILL "$TB_LXLB_PID"; wait "$TB_LXLB_PID"; } 2>/dev/null

@@ -1084,24 +1084,6 @@ static void conf_resolve_backends(struct conf_ctx *x, struct conf *c)
 
 /* ---- entry points ---- */
 
-/* liblxc needs root. SPEC.md keeps it in a privileged helper process once
- * lxlb drops to global.user/group; until that helper exists, the two cannot
- * be combined, and saying so beats a discovery that silently stops working. */
-static void conf_check_privileges(struct conf_ctx *x, const struct conf *c)
-{
-    if (!c->global.user && !c->global.group && !c->global.chroot)
-        return;
-    for (size_t i = 0; i < c->nbackends; i++) {
-        if (!c->backends[i].lxc.enabled)
-            continue;
-        char path[64];
-        snprintf(path, sizeof(path), "$.backends[%zu].discovery.lxc", i);
-        conf_err(x, path, "needs root, so it cannot be combined with global.user, group or "
-                          "chroot yet (run as root, or publish containers with `lxlb agent` "
-                          "and use discovery.etcd)");
-    }
-}
-
 static struct conf *conf_build(struct conf_ctx *x, const json_t *root)
 {
     static const char *const keys[] = { "global", "admin", "defaults", "frontends",
@@ -1125,7 +1107,6 @@ static struct conf *conf_build(struct conf_ctx *x, const json_t *root)
         conf_check_servers(x, &c->backends[i], i);
     conf_check_binds(x, c);
     conf_resolve_backends(x, c);
-    conf_check_privileges(x, c);
     if (x->nerr) {
         conf_free(c);
         return NULL;

@@ -14,14 +14,13 @@ that lxlb is alive and printed no sanitizer report (run the suite with a
 SANITIZE=1 build to make that meaningful)."""
 import concurrent.futures
 import os
-import random
 import socket
-import struct
 import threading
 import time
 
 import pytest
 
+import blast
 import helpers
 from helpers import Conn, ConnectionClosed, get, is_asan, make_config, parse_raw_response
 
@@ -655,78 +654,41 @@ def test_maxconn_pauses_accepting(backend, lxlb, request):
 
 # ------------------------------------------------------------- random bytes
 
-TOKENS = [b"GET ", b"POST ", b"/", b" HTTP/1.1", b" HTTP/1.0", b"\r\n", b"\r\n\r\n", b"\n",
-          b"\r", b": ", b":", b" ", b"\t", b"Host", b"Content-Length", b"Transfer-Encoding",
-          b"chunked", b"Connection", b"close", b"keep-alive", b"0", b"5", b"ffffffff", b";",
-          b",", b"\x00", b"Expect", b"100-continue", b"X-Forwarded-For", b"%0d%0a", b"\xff"]
-
-
-def random_payload(rng):
-    n = rng.randint(0, 4096)
-    kind = rng.random()
-    if kind < 0.4:
-        data = bytes(rng.getrandbits(8) for _ in range(n))
-    else:
-        parts = []
-        size = 0
-        while size < n:
-            t = rng.choice(TOKENS) if rng.random() < 0.8 else bytes([rng.getrandbits(8)])
-            parts.append(t)
-            size += len(t)
-        data = b"".join(parts)[:n]
-    pre = rng.random()
-    if pre < 0.2:
-        data = b"GET / HTTP/1.1\r\n" + data
-    elif pre < 0.35:
-        data = b"GET / HTTP/1.1\r\nHost: lxlb.test\r\n" + data
-    elif pre < 0.45:
-        data = (b"POST /upload HTTP/1.1\r\nHost: lxlb.test\r\nTransfer-Encoding: chunked\r\n\r\n"
-                + data)
-    return data
-
-
-def random_conn(port, seed):
-    rng = random.Random(seed)
-    data = random_payload(rng)
-    end = rng.choice(("shutdown", "shutdown", "close", "reset"))
-    s = socket.create_connection(("127.0.0.1", port), timeout=3)
-    try:
-        try:
-            s.sendall(data)
-        except (BrokenPipeError, ConnectionResetError):
-            return
-        if end == "reset":
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        elif end == "shutdown":
-            s.shutdown(socket.SHUT_WR)
-            try:
-                while s.recv(65536):
-                    pass
-            except (socket.timeout, ConnectionResetError):
-                pass
-    finally:
-        s.close()
-
-
-def test_random_bytes(env, request):
-    seed0 = int(os.environ.get("LXLB_HOSTILE_SEED", "20240610"))
-    n = int(os.environ.get("LXLB_HOSTILE_CONNS", "5000"))
+def test_random_bytes_100k(env, request):
+    """Issue 10: lxlb survives 100k connections of random bytes (0-2 KB each,
+    raw noise, HTTP token soup or a request head followed by either; each
+    read to the end, closed early or reset), then serves a normal request,
+    and its memory did not grow with the count (blast.py drives them)."""
+    seed = int(os.environ.get("LXLB_HOSTILE_SEED", "20240610"))
+    n = int(os.environ.get("LXLB_HOSTILE_CONNS", "100000"))
     pid = env.lx.proc.pid
-    with concurrent.futures.ThreadPoolExecutor(16) as ex:
-        list(ex.map(lambda i: random_conn(env.port, seed0 + i), range(300)))
-    assert env.lx.alive()
+    asan = is_asan(pid)
+    # Warm up first: buffers, pools and caches reach their working size.
+    blast.blast(env.port, 5000, seed)
+    assert env.lx.alive(), "lxlb died during the warm-up (seed %d)" % seed
     base = rss_kb(pid)
+    marks = {}
+
+    def progress(i):
+        assert env.lx.alive(), "lxlb died before connection %d (seed %d)" % (i, seed + 1)
+        marks[i] = rss_kb(pid)
+
     t0 = time.monotonic()
-    with concurrent.futures.ThreadPoolExecutor(16) as ex:
-        for i, _ in enumerate(ex.map(lambda i: random_conn(env.port, seed0 + i),
-                                     range(300, 300 + n))):
-            if i % 500 == 0:
-                assert env.lx.alive(), "lxlb died near connection seed %d" % (seed0 + 300 + i)
+    st = blast.blast(env.port, n, seed + 1, progress=progress)
     elapsed = time.monotonic() - t0
-    assert env.lx.alive(), "lxlb died; seeds %d..%d" % (seed0 + 300, seed0 + 300 + n)
+    assert env.lx.alive(), "lxlb died (seed %d)" % (seed + 1)
     env.lx.assert_serving()
-    grown = rss_kb(pid) - base
-    limit = 400 * 1024 if is_asan(pid) else 64 * 1024
-    assert grown < limit, "RSS grew by %d KB over %d random connections" % (grown, n)
-    print("random bytes: %d connections in %.1f s, RSS %d KB -> +%d KB" % (n, elapsed, base,
-                                                                           grown))
+    final = rss_kb(pid)
+    print("random bytes: %d connections in %.1f s (%d/s), %d MB sent, %d timed out, "
+          "%d reset by lxlb; RSS %d KB, +%d KB; by 10k: %s" % (
+              n, elapsed, n / elapsed, st["sent"] >> 20, st["timeout"], st["reset"], base,
+              final - base, " ".join(str(marks[k] - base) for k in sorted(marks))))
+    assert st["done"] == n and st["connect_failed"] == 0, dict(st)
+    # ASan's quarantine holds freed memory back by design: only a loose bound.
+    limit = 400 * 1024 if asan else 16 * 1024
+    assert final - base < limit, "RSS grew by %d KB over %d connections" % (final - base, n)
+    half = marks.get(n // 2 // 10000 * 10000)
+    if half and not asan:
+        # A leak grows with the count: the second half adds next to nothing.
+        assert final - half < 4096, "RSS grew by %d KB over the last %d connections" % (
+            final - half, n - n // 2)

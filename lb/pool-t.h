@@ -7,12 +7,15 @@
 #include <stdint.h>
 #include <llhttp.h>
 
+#include "lb/rd.h"
+
 struct bufferevent;
 struct server;
 struct session;
 
 struct srv_conn {
-    struct bufferevent *bev; /* the socket; owned */
+    struct bufferevent *bev; /* the socket; owned (writes) */
+    struct rd rd;            /* its reading (lb/rd.h) */
     struct server *srv;      /* referenced while the connection lives */
     struct session *owner;   /* the session using it, NULL while pooled */
     struct srv_conn *next;   /* next idle connection of srv */

@@ -6,6 +6,7 @@
 
 #include "lb/ctr.h"
 #include "lb/pool.h"
+#include "lb/rd.h"
 #include "lb/server.h"
 
 struct srv_conn *sconn_new(struct event_base *base, struct server *s)
@@ -19,6 +20,7 @@ struct srv_conn *sconn_new(struct event_base *base, struct server *s)
         free(c);
         return NULL;
     }
+    rd_init(&c->rd, c->bev);
     c->srv = s;
     srv_ref(s);
     return c;
@@ -31,6 +33,7 @@ void sconn_free(struct srv_conn *c)
     /* Freed from inside one of its own callbacks, a bufferevent lives on
      * until the callback returns and would still write what is queued: a
      * request head we decided not to send must not leave. */
+    rd_free(&c->rd);
     bufferevent_disable(c->bev, EV_READ | EV_WRITE);
     evbuffer_drain(bufferevent_get_output(c->bev), (size_t)-1);
     bufferevent_free(c->bev);
@@ -46,7 +49,7 @@ static void unlink_idle(struct srv_conn *c)
         if (*pp == c) {
             *pp = c->next;
             s->nidle--;
-    ctr_dec(s->ctr, CTR_IDLE);
+            ctr_dec(s->ctr, CTR_IDLE);
             break;
         }
     }
@@ -97,9 +100,13 @@ void pool_put(struct srv_conn *c, uint32_t idle_ms)
     }
     c->owner = NULL;
     bufferevent_setcb(c->bev, idle_read_cb, NULL, idle_event_cb, c);
-    bufferevent_set_timeouts(c->bev, &tv, NULL);
+    bufferevent_set_timeouts(c->bev, NULL, NULL);
     bufferevent_disable(c->bev, EV_WRITE);
-    bufferevent_enable(c->bev, EV_READ);
+    rd_timeout(&c->rd, &tv);
+    if (rd_on(&c->rd) < 0) {
+        sconn_free(c);
+        return;
+    }
     c->next = s->idle;
     s->idle = c;
     s->nidle++;

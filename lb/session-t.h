@@ -8,6 +8,7 @@
 #include <llhttp.h>
 
 #include "lb/http.h"
+#include "lb/rd.h"
 
 struct bufferevent;
 struct event;
@@ -68,6 +69,8 @@ struct session {
     struct proxy *px;            /* owner */
     struct frontend *fe;         /* accepted by */
     struct bufferevent *bev;     /* client socket */
+    struct rd rd;                /* its reading on plain TCP (lb/rd.h); with TLS the
+                                  * bufferevent reads */
     llhttp_t parser;             /* request parser: one per direction */
     struct txn *txn;             /* request in progress, NULL when idle */
     struct srv_conn *sc;         /* server connection in use, NULL if none */

@@ -157,12 +157,25 @@ static void sess_free(struct session *s)
         px->sessions = s->next;
     if (s->next)
         s->next->prev = s->prev;
+    rd_free(&s->rd);
     bufferevent_free(s->bev);
     event_free(s->timer);
     ctr_dec(s->fe->ctr, CTR_CONNS);
     fe_unref(s->fe);
     free(s);
     proxy_conn_closed(px);
+}
+
+/* Client reading on or off: our own read event on plain TCP (lb/rd.h), the
+ * bufferevent's with TLS (OpenSSL reads). */
+static void cli_read(struct session *s, bool on)
+{
+    if (!s->direct)
+        (on ? bufferevent_enable : bufferevent_disable)(s->bev, EV_READ);
+    else if (on)
+        rd_on(&s->rd);
+    else
+        rd_off(&s->rd);
 }
 
 static void drop_server_conn(struct session *s)
@@ -187,7 +200,7 @@ static int sess_linger(struct session *s)
         return -1;
     }
     evbuffer_drain(bufferevent_get_input(s->bev), (size_t)-1);
-    bufferevent_enable(s->bev, EV_READ);
+    cli_read(s, true);
     arm_timer(s, LINGER_MS);
     return 0;
 }
@@ -223,7 +236,7 @@ static int sess_close_after_flush(struct session *s)
     s->state = SESS_CLOSING;
     s->keepalive = false;
     drop_server_conn(s);
-    bufferevent_disable(s->bev, EV_READ);
+    cli_read(s, false);
     client_flush(s);
     if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
         sess_linger(s);
@@ -580,7 +593,7 @@ static int sess_forward_req_body(struct session *s)
          * buffer drains (srv_write_cb). Leaving reading on would make libevent
          * call us again and again for an input we cannot take. */
         if (evbuffer_get_length(out) >= BUF_HIGH)
-            bufferevent_disable(s->bev, EV_READ);
+            cli_read(s, false);
     }
     return 0;
 }
@@ -621,9 +634,10 @@ static int sess_send_request(struct session *s)
     llhttp_init(&sc->parser, HTTP_RESPONSE, &resp_settings);
     sc->parser.data = s;
     bufferevent_setcb(sc->bev, srv_read_cb, srv_write_cb, srv_event_cb, s);
-    bufferevent_set_timeouts(sc->bev, &stv, &stv);
+    bufferevent_set_timeouts(sc->bev, NULL, &stv);
     bufferevent_disable(sc->bev, EV_WRITE);
-    bufferevent_enable(sc->bev, EV_READ);
+    rd_timeout(&sc->rd, &stv);
+    rd_on(&sc->rd);
     out_flush(sc->bev, true);
     s->state = SESS_ACTIVE;
     if (t->req_body == BODY_NONE) {
@@ -632,7 +646,7 @@ static int sess_send_request(struct session *s)
         return 0;
     }
     llhttp_resume(&s->parser);
-    bufferevent_enable(s->bev, EV_READ);
+    cli_read(s, true);
     return sess_forward_req_body(s);
 }
 
@@ -806,7 +820,7 @@ static int sess_txn_done(struct session *s)
     }
     s->state = SESS_IDLE;
     arm_timer(s, tmo(s)->keepalive_ms);
-    bufferevent_enable(s->bev, EV_READ);
+    cli_read(s, true);
     return sess_parse_head(s);
 }
 
@@ -844,7 +858,7 @@ static int forward_resp(struct session *s)
         if (evbuffer_get_length(out) >= BUF_HIGH) {
             /* The client is not keeping up: stop reading the server until
              * the client's buffer drains (client_write_cb). */
-            bufferevent_disable(s->sc->bev, EV_READ);
+            rd_off(&s->sc->rd);
             break;
         }
         size_t used = feed(&s->sc->parser, in, &err);
@@ -888,7 +902,7 @@ static void srv_write_cb(struct bufferevent *bev, void *arg)
     if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
         bufferevent_disable(bev, EV_WRITE); /* all out: out_flush writes from here on */
     if (s->state == SESS_ACTIVE && !s->txn->req_done) {
-        bufferevent_enable(s->bev, EV_READ);
+        cli_read(s, true);
         sess_forward_req_body(s);
     }
 }
@@ -1012,7 +1026,7 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
         /* A full input is not read from until the server is there or the
          * response is done; libevent would otherwise keep calling us. */
         if (evbuffer_get_length(bufferevent_get_input(bev)) >= BUF_HIGH)
-            bufferevent_disable(bev, EV_READ);
+            cli_read(s, false);
         break;
     case SESS_CLOSING:
         evbuffer_drain(bufferevent_get_input(bev), (size_t)-1);
@@ -1032,7 +1046,7 @@ static void client_write_cb(struct bufferevent *bev, void *arg)
         return;
     }
     if (s->state == SESS_ACTIVE && s->sc && s->txn->resp_head_done) {
-        bufferevent_enable(s->sc->bev, EV_READ);
+        rd_on(&s->sc->rd);
         sess_forward_resp(s);
     }
     else if (s->state == SESS_IDLE && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
@@ -1173,9 +1187,11 @@ void sess_accept(struct frontend *fe, evutil_socket_t fd, const struct sockaddr 
     /* Plain TCP is written from our callbacks (out_flush); TLS leaves the
      * writing to libevent_openssl, which needs its write side for records. */
     s->direct = !tls;
+    rd_init(&s->rd, s->bev);
     if (s->direct)
         bufferevent_disable(s->bev, EV_WRITE);
-    bufferevent_enable(s->bev, EV_READ);
+    if (s->direct ? rd_on(&s->rd) < 0 : bufferevent_enable(s->bev, EV_READ) < 0)
+        goto err;
     /* With TLS this first deadline is the handshake's (timeout.client). */
     arm_timer(s, tls ? px->conf->timeout.client_ms : px->conf->timeout.http_request_ms);
     s->next = px->sessions;

@@ -1,0 +1,143 @@
+/* lb/rd.c - reading plain TCP bufferevents without FIONREAD (see rd.h). */
+#include <errno.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "lb/rd.h"
+
+/* As libevent's default single read: large enough for a body chunk, small
+ * enough that a burst of connections does not pin much memory. */
+#define RD_CHUNK 16384
+
+static void rd_event(struct rd *r, short what)
+{
+    bufferevent_event_cb eventcb;
+    void *arg;
+
+    bufferevent_getcb(r->bev, NULL, NULL, &eventcb, &arg);
+    if (eventcb)
+        eventcb(r->bev, what, arg); /* may free r */
+}
+
+/* One readv into reserved space; < 0 with errno set. */
+static ssize_t rd_fill(struct rd *r, evutil_socket_t fd)
+{
+    struct evbuffer *in = bufferevent_get_input(r->bev);
+    struct evbuffer_iovec v[2];
+    struct iovec iov[2];
+    ssize_t n;
+    int nv;
+
+    /* A bufferevent freezes the end of its input against other writers. */
+    evbuffer_unfreeze(in, 0);
+    nv = evbuffer_reserve_space(in, RD_CHUNK, v, 2);
+    if (nv <= 0) {
+        evbuffer_freeze(in, 0);
+        errno = ENOMEM;
+        return -1;
+    }
+    for (int i = 0; i < nv; i++) {
+        iov[i].iov_base = v[i].iov_base;
+        iov[i].iov_len = v[i].iov_len;
+    }
+    n = readv(fd, iov, nv);
+    int saved = errno;
+    size_t left = n > 0 ? (size_t)n : 0;
+    for (int i = 0; i < nv; i++) {
+        v[i].iov_len = left < v[i].iov_len ? left : v[i].iov_len;
+        left -= v[i].iov_len;
+    }
+    evbuffer_commit_space(in, v, n > 0 ? nv : 0);
+    evbuffer_freeze(in, 0);
+    errno = saved;
+    return n;
+}
+
+static void rd_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct rd *r = arg;
+    bufferevent_data_cb readcb;
+    void *cbarg;
+    ssize_t n;
+
+    if (what & EV_TIMEOUT) {
+        rd_off(r); /* as libevent: a timed-out side stops until re-enabled */
+        rd_event(r, BEV_EVENT_READING | BEV_EVENT_TIMEOUT);
+        return;
+    }
+    n = rd_fill(r, fd);
+    if (n > 0) {
+        bufferevent_getcb(r->bev, &readcb, NULL, NULL, &cbarg);
+        if (readcb)
+            readcb(r->bev, cbarg); /* may free r */
+        return;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    /* EOF or error: stop reading (level-triggered, it would fire forever),
+     * then tell the owner; errno stays for EVUTIL_SOCKET_ERROR(). */
+    int saved = errno;
+    rd_off(r);
+    errno = saved;
+    rd_event(r, BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR));
+}
+
+void rd_init(struct rd *r, struct bufferevent *bev)
+{
+    memset(r, 0, sizeof(*r));
+    r->bev = bev;
+}
+
+static const struct timeval *tmo_of(const struct rd *r)
+{
+    return r->tmo.tv_sec || r->tmo.tv_usec ? &r->tmo : NULL;
+}
+
+int rd_on(struct rd *r)
+{
+    if (!r->ev) {
+        evutil_socket_t fd = bufferevent_getfd(r->bev);
+        if (fd < 0)
+            return -1;
+        r->ev = event_new(bufferevent_get_base(r->bev), fd, EV_READ | EV_PERSIST, rd_cb, r);
+        if (!r->ev)
+            return -1;
+    }
+    /* On a pending event this only moves its timeout: no epoll change. */
+    if (event_add(r->ev, tmo_of(r)) < 0)
+        return -1;
+    r->on = true;
+    return 0;
+}
+
+void rd_off(struct rd *r)
+{
+    if (r->on && r->ev)
+        event_del(r->ev);
+    r->on = false;
+}
+
+void rd_timeout(struct rd *r, const struct timeval *tv)
+{
+    bool had = tmo_of(r) != NULL;
+
+    r->tmo = tv ? *tv : (struct timeval){ 0, 0 };
+    if (!r->on)
+        return;
+    /* event_add without a timeout keeps the one scheduled: drop it first. */
+    if (had && !tmo_of(r))
+        event_del(r->ev);
+    event_add(r->ev, tmo_of(r));
+}
+
+void rd_free(struct rd *r)
+{
+    if (r->ev)
+        event_free(r->ev);
+    r->ev = NULL;
+    r->on = false;
+}

@@ -1,0 +1,37 @@
+/* lb/rd.h - the read side of a plain TCP bufferevent, done by us.
+ *
+ * libevent's bufferevent asks the kernel how much there is to read
+ * (ioctl FIONREAD) before every read: one system call per read, two per
+ * proxied request. Here the bufferevent's own reading stays off; a
+ * persistent read event of ours reads into its input with one readv into
+ * reserved space, and calls the callbacks the bufferevent has (its read
+ * callback on data, its event callback with BEV_EVENT_READING and EOF,
+ * ERROR or TIMEOUT), so the code above sees the same bufferevent as before.
+ * Writing stays the bufferevent's. TLS bufferevents read through OpenSSL
+ * and do not use this. */
+#ifndef LXLB_RD_H
+#define LXLB_RD_H
+
+#include <stdbool.h>
+#include <sys/time.h>
+
+struct bufferevent;
+struct event;
+
+struct rd {
+    struct bufferevent *bev; /* whose input is filled and whose callbacks run */
+    struct event *ev;        /* EV_READ|EV_PERSIST on its socket; NULL until first on */
+    struct timeval tmo;      /* read timeout while on (reset by each read); 0: none */
+    bool on;                 /* reading now */
+};
+
+void rd_init(struct rd *r, struct bufferevent *bev);
+/* Start (or keep) reading; the timeout restarts. -1: out of memory. */
+int rd_on(struct rd *r);
+void rd_off(struct rd *r);
+/* The read timeout (NULL or 0: none), applied at once when reading. */
+void rd_timeout(struct rd *r, const struct timeval *tv);
+/* Before the bufferevent is freed (it closes the socket). */
+void rd_free(struct rd *r);
+
+#endif

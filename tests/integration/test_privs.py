@@ -129,7 +129,9 @@ def test_lxc_discovery_as_nobody_keeps_a_root_helper(backend, lxlb, lxcpath):
     (helper,) = children(lx.proc.pid)
     assert cmdline(helper) == [b"lxlb", b"lxc-helper"]
     assert status_ids(helper)["Uid"] == [0] * 4
-    assert wait_for(lambda: children(helper)), "the helper started no lxc-monitor"
+    # (between its fork and exec, the child still shows the helper's command line)
+    assert wait_for(lambda: [c for c in children(helper) if cmdline(c)[:1] == [b"lxc-monitor"]]), \
+        "the helper started no lxc-monitor"
     (mon,) = children(helper)
     assert cmdline(mon)[:3] == [b"lxc-monitor", b"-P", lxcpath.encode()]
     assert status_ids(mon)["Uid"] == [0] * 4

@@ -231,14 +231,7 @@ static void reconcile_servers(struct backend *be, const struct conf_backend *cb,
             continue;
         const struct conf_server *cs = find_conf_server(cb, s->name);
         if (cs && conf_addr_same(&cs->addr, &s->addr)) {
-            s->weight = cs->weight;
-            if (strcmp(s->cookie, cs->cookie)) {
-                char *c = strdup(cs->cookie);
-                if (c) {
-                    free(s->cookie);
-                    s->cookie = c;
-                }
-            }
+            srv_set_params(s, cs->weight, cs->cookie);
             continue;
         }
         if (be->px->wid == 0) /* replicas follow the main loop, which logs */

@@ -95,6 +95,18 @@ static bool on_main_loop(const struct server *s)
     return !s->backend || !s->backend->px || s->backend->px->wid == 0;
 }
 
+void srv_set_params(struct server *s, uint32_t weight, const char *cookie)
+{
+    s->weight = weight;
+    if (!strcmp(s->cookie, cookie))
+        return;
+    char *c = strdup(cookie);
+    if (c) {
+        free(s->cookie);
+        s->cookie = c;
+    }
+}
+
 void srv_set_health(struct server *s, enum srv_health h, const char *reason)
 {
     if (s->health == h)
@@ -159,7 +171,8 @@ void srv_traffic_judge(struct server *s, const char *why)
 {
     const struct conf_health *hc = s->backend ? &s->backend->conf->health : NULL;
 
-    s->consec_fails++;
+    if (s->consec_fails++ == 0)
+        workers_server_suspect(s);
     /* Without active checks nothing would bring it back: only count. */
     if (hc && hc->enabled && s->health == SRV_HEALTH_UP && s->consec_fails >= hc->fall) {
         char reason[160];

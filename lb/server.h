@@ -32,6 +32,10 @@ static inline unsigned srv_active(const struct server *s)
     return s->ctr ? (unsigned)ctr_sum(s->ctr, CTR_ACTIVE) : 0;
 }
 
+/* Weight and cookie from a newer source (a reload, the main loop). A cookie
+ * that cannot be copied (out of memory) keeps the old one. */
+void srv_set_params(struct server *s, uint32_t weight, const char *cookie);
+
 void srv_set_health(struct server *s, enum srv_health h, const char *reason);
 void srv_set_admin(struct server *s, enum srv_admin a, const char *reason);
 /* Discovery: its container is stopping or frozen (on) or back (off). On, the

@@ -17,6 +17,8 @@ enum wk_msg_type {
     WK_SERVER,        /* main -> replica: add or update a server */
     WK_REMOVED,       /* main -> replica: a server left its backend */
     WK_RELOAD,        /* main -> replica: apply generation conf */
+    WK_SUSPECT,       /* main -> replica: a server has failures in a row: report
+                       * the next answer from it (WK_TRAFFIC_OK) */
     WK_STOP,          /* main -> replica: stop (graceful or now) */
     WK_TRAFFIC_FAIL,  /* replica -> main: real traffic to a server failed */
     WK_TRAFFIC_OK,    /* replica -> main: a server answered after failures */

@@ -168,14 +168,7 @@ static void apply_server(struct proxy *px, const struct wk_msg *m)
         }
         srv_unref(s); /* the backend's reference stays */
     }
-    s->weight = m->weight;
-    if (strcmp(s->cookie, m->cookie)) {
-        char *c = strdup(m->cookie);
-        if (c) {
-            free(s->cookie);
-            s->cookie = c;
-        }
-    }
+    srv_set_params(s, m->weight, m->cookie);
     /* The same calls as on the main loop: pools flushed, waiting requests
      * redispatched, each replica for its own sessions. */
     srv_set_admin(s, m->admin, "main loop");
@@ -223,6 +216,13 @@ static void replica_inbox_cb(evutil_socket_t fd, short what, void *arg)
         case WK_REMOVED:
             apply_removed(w->px, m);
             break;
+        case WK_SUSPECT: {
+            struct backend *be;
+            struct server *s = find_server(w->px, m, &be);
+            if (s && !s->consec_fails)
+                s->consec_fails = 1; /* its next answer resets the main loop's count */
+            break;
+        }
         case WK_RELOAD:
             apply_reload(w->px, m);
             break;
@@ -297,6 +297,14 @@ static struct wk_msg *msg_gone(const struct server *s)
     if (m)
         m->flag = true;
     return m;
+}
+
+static struct wk_msg *msg_suspect(const struct server *s) { return msg_about(WK_SUSPECT, s); }
+
+void workers_server_suspect(struct server *s)
+{
+    if (publishing(s))
+        post_all(msg_suspect, s);
 }
 
 void workers_server_removed(struct server *s)

@@ -36,6 +36,10 @@ void workers_free(void);
 
 /* Main loop: s was added or changed state (health, admin, retiring). */
 void workers_server_changed(struct server *s);
+/* Main loop: s has its first failure in a row; any loop's next answer from it
+ * must reach the main loop, so that "fall failures in a row" means in a row
+ * over all loops. */
+void workers_server_suspect(struct server *s);
 /* Main loop: s left its backend (gone: its container or key is gone). */
 void workers_server_removed(struct server *s);
 /* Main loop: px applied a new generation; replicas apply it too. */

@@ -442,6 +442,29 @@ tb_finish() {
 
 tb_now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
+# tb_show_lxlb_logs: for tb_defer; when a check failed, the last lines of every
+# lxlb log of the run.
+tb_show_lxlb_logs() {
+    [ "$TB_FAILS" = 0 ] && return
+    echo "  --- last lines of the lxlb logs"
+    tail -n 40 "$TB_RUN"/lxlb-*.log 2>/dev/null | sed 's/^/    /'
+}
+
+# wrk's figures, from its --latency report FILE.
+tb_wrk_socket_errors() {
+    sed -n 's/.*Socket errors: connect \([0-9]*\), read \([0-9]*\), write \([0-9]*\), timeout \([0-9]*\).*/\1 \2 \3 \4/p' "$1" \
+        | awk '{print $1+$2+$3+$4}'
+}
+tb_wrk_non2xx() { sed -n 's/.*Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' "$1"; }
+tb_wrk_requests() { sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$1"; }
+# p99 in ms ("99%   12.34ms", "1.20s", "850.00us").
+tb_wrk_p99_ms() {
+    awk '$1 == "99%" {
+        v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v)
+        if (u == "us") v /= 1000; else if (u == "s") v *= 1000; else if (u == "m") v *= 60000
+        printf "%.2f\n", v }' "$1"
+}
+
 # tb_disc_conf FILE PORT GROUP [HEALTH_JSON]: one frontend on 127.0.0.1:PORT,
 # one backend "web" with discovery.lxc of our lxcpath for GROUP, no static
 # server. HEALTH_JSON defaults to GET /health every 1s; "null": no checks.

@@ -15,12 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/lxc/lib.sh
 source "$here/lib.sh"
 
-show_log_on_failure() {
-    [ "$TB_FAILS" = 0 ] && return
-    echo "  --- last lines of the lxlb logs"
-    tail -n 40 "$TB_RUN"/lxlb-*.log 2>/dev/null | sed 's/^/    /'
-}
-tb_defer show_log_on_failure
+tb_defer tb_show_lxlb_logs
 
 # served_set URL N: who answered N requests, sorted and unique, space separated.
 served_set() {

@@ -8,27 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/lxc/lib.sh
 source "$here/lib.sh"
 
-show_log_on_failure() {
-    [ "$TB_FAILS" = 0 ] && return
-    echo "  --- last lines of the lxlb log"
-    tail -n 40 "$TB_RUN"/lxlb-*.log 2>/dev/null | sed 's/^/    /'
-}
-tb_defer show_log_on_failure
-
-# wrk's figures, from its --latency report.
-wrk_socket_errors() {
-    sed -n 's/.*Socket errors: connect \([0-9]*\), read \([0-9]*\), write \([0-9]*\), timeout \([0-9]*\).*/\1 \2 \3 \4/p' "$1" \
-        | awk '{print $1+$2+$3+$4}'
-}
-wrk_non2xx() { sed -n 's/.*Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' "$1"; }
-wrk_requests() { sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$1"; }
-# p99 in ms ("99%   12.34ms", "1.20s", "850.00us").
-wrk_p99_ms() {
-    awk '$1 == "99%" {
-        v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v)
-        if (u == "us") v /= 1000; else if (u == "s") v *= 1000; else if (u == "m") v *= 60000
-        printf "%.2f\n", v }' "$1"
-}
+tb_defer tb_show_lxlb_logs
 
 t0=$SECONDS
 tb_setup
@@ -68,8 +48,8 @@ echo "  at 3s: lxc-start l3 (RUNNING after $(($(tb_now_ms) - t))ms)"
 wait "$WRK"
 
 sed 's/^/    wrk: /' "$OUT"
-reqs=$(wrk_requests "$OUT"); errs=$(wrk_socket_errors "$OUT"); non2xx=$(wrk_non2xx "$OUT")
-p99=$(wrk_p99_ms "$OUT")
+reqs=$(tb_wrk_requests "$OUT"); errs=$(tb_wrk_socket_errors "$OUT"); non2xx=$(tb_wrk_non2xx "$OUT")
+p99=$(tb_wrk_p99_ms "$OUT")
 errs=${errs:-0}; non2xx=${non2xx:-0}
 echo "  figures: ${reqs:-?} requests, socket errors $errs, non-2xx $non2xx, p99 ${p99:-?} ms"
 tb_check "wrk ran (${reqs:-0} requests)" test "${reqs:-0}" -gt 1000

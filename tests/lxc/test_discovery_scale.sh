@@ -10,12 +10,7 @@ N=20
 NAMES=()
 for ((i = 1; i <= N; i++)); do NAMES+=("s$i"); done
 
-show_log_on_failure() {
-    [ "$TB_FAILS" = 0 ] && return
-    echo "  --- last lines of the lxlb log"
-    tail -n 40 "$TB_RUN"/lxlb-*.log 2>/dev/null | sed 's/^/    /'
-}
-tb_defer show_log_on_failure
+tb_defer tb_show_lxlb_logs
 
 # distinct URL COUNT: how many different containers answer COUNT requests
 # made on one keep-alive connection (round robin: COUNT >= N covers them all).

@@ -168,13 +168,6 @@ never_served() {
     return 0
 }
 
-wrk_socket_errors() {
-    sed -n 's/.*Socket errors: connect \([0-9]*\), read \([0-9]*\), write \([0-9]*\), timeout \([0-9]*\).*/\1 \2 \3 \4/p' "$1" \
-        | awk '{print $1+$2+$3+$4}'
-}
-wrk_non2xx() { sed -n 's/.*Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' "$1"; }
-wrk_requests() { sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$1"; }
-
 # ================================================================= setup ====
 t0=$SECONDS
 ETCD=$(command -v etcd || true)
@@ -358,7 +351,7 @@ on node2 tb_start web4
 echo "  at 3s: lxc-start node2/web4"
 wait "$WRK"
 sed 's/^/    wrk: /' "$OUT"
-reqs=$(wrk_requests "$OUT"); errs=$(wrk_socket_errors "$OUT"); non2xx=$(wrk_non2xx "$OUT")
+reqs=$(tb_wrk_requests "$OUT"); errs=$(tb_wrk_socket_errors "$OUT"); non2xx=$(tb_wrk_non2xx "$OUT")
 errs=${errs:-0}; non2xx=${non2xx:-0}
 echo "  wrk figures: ${reqs:-?} requests, socket errors $errs, non-2xx $non2xx"
 tb_check "wrk ran (${reqs:-0} requests)" test "${reqs:-0}" -gt 1000

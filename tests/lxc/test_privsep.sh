@@ -16,12 +16,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/lxc/lib.sh
 source "$here/lib.sh"
 
-show_log_on_failure() {
-    [ "$TB_FAILS" = 0 ] && return
-    echo "  --- last lines of the lxlb logs"
-    tail -n 40 "$TB_RUN"/lxlb-*.log 2>/dev/null | sed 's/^/    /'
-}
-tb_defer show_log_on_failure
+tb_defer tb_show_lxlb_logs
 
 NOBODY=$(id -u nobody) NOGROUP=$(getent group nogroup | cut -d: -f3)
 
@@ -56,14 +51,6 @@ wait_helper() {
     done
     return 1
 }
-
-# wrk's socket errors and non-2xx answers, from its report.
-wrk_errors() {
-    sed -n 's/.*Socket errors: connect \([0-9]*\), read \([0-9]*\), write \([0-9]*\), timeout \([0-9]*\).*/\1 \2 \3 \4/p' "$1" \
-        | awk '{print $1+$2+$3+$4}'
-}
-wrk_non2xx() { sed -n 's/.*Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' "$1"; }
-wrk_requests() { sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$1"; }
 
 t0=$SECONDS
 tb_setup
@@ -113,7 +100,7 @@ TB_PIDS+=("$WRK")
 sleep 1.5
 tb_stop s2
 wait "$WRK"
-reqs=$(wrk_requests "$OUT"); errs=$(wrk_errors "$OUT"); non2xx=$(wrk_non2xx "$OUT")
+reqs=$(tb_wrk_requests "$OUT"); errs=$(tb_wrk_socket_errors "$OUT"); non2xx=$(tb_wrk_non2xx "$OUT")
 echo "  wrk while s2 stopped: ${reqs:-?} requests, socket errors ${errs:-0}, non-2xx ${non2xx:-0}"
 tb_check "wrk ran (${reqs:-0} requests)" test "${reqs:-0}" -gt 500
 tb_check "s2 stopped under load: zero socket errors (got ${errs:-0})" test "${errs:-0}" = 0

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,7 @@
 
 #define LOG_BUF_SIZE 65536 /* bytes of access lines kept before a forced write */
 #define SYSLOG_PRI   134   /* facility local0 (16 << 3) | severity info (6) */
-#define SYSLOG_RETRY 1     /* seconds between reconnects to a syslog that was down */
+#define SYSLOG_RETRY_MS 1000 /* between reconnects to a syslog that was down */
 #define SYSLOG_NOTE  10    /* seconds between two "lines dropped" events */
 
 /* Access lines pending in one thread (each worker loop batches its own). */
@@ -44,7 +45,8 @@ static struct {
     char *path;              /* file or syslog socket path for reopen, NULL for stderr/off */
     unsigned long long drops;    /* syslog lines dropped (socket full or syslog down) */
     unsigned long long noted;    /* drops already reported in an event line */
-    time_t last_note, last_connect;
+    time_t last_note;            /* wall clock (s) of the last "dropped" event line */
+    int64_t last_connect_ms;     /* monotonic clock (ms) of the last connect attempt */
 } lg = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = 2 };
 
 static const char *level_names[] = { "debug", "info", "warning", "error" };
@@ -99,6 +101,15 @@ static void write_all(int fd, const char *p, size_t n)
  * them for the local socket, and a line that does not fit is dropped and
  * counted. A proxy must never wait for its logger. */
 
+/* Whole seconds would allow a retry anywhere from 0 to 1 s after the last. */
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static const char *syslog_path(void)
 {
     const char *p = getenv("LXLB_SYSLOG_SOCKET"); /* tests, or a non-default syslog */
@@ -115,7 +126,7 @@ static int syslog_connect(int fd, const char *path)
         return -1;
     }
     strcpy(sa.sun_path, path);
-    lg.last_connect = time(NULL);
+    lg.last_connect_ms = mono_ms();
     return connect(fd, (struct sockaddr *)&sa, sizeof(sa));
 }
 
@@ -151,7 +162,7 @@ static void syslog_send(const char *line, size_t n, const char *hdr, size_t hlen
     struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2 };
 
     if (!lg.connected) {
-        if (time(NULL) - lg.last_connect < SYSLOG_RETRY ||
+        if (mono_ms() - lg.last_connect_ms < SYSLOG_RETRY_MS ||
             syslog_connect(lg.fd, lg.path) < 0) {
             lg.drops++;
             return;

@@ -61,20 +61,30 @@ void be_retire(struct backend *be)
     be_unref(be);
 }
 
+int be_reserve(struct backend *be, size_t n)
+{
+    size_t cap = be->cap ? be->cap : 8;
+
+    if (n <= be->cap)
+        return 0;
+    while (cap < n)
+        cap *= 2;
+    struct server **p = realloc(be->servers, cap * sizeof(*p));
+    if (!p)
+        return -1;
+    be->servers = p;
+    be->cap = cap;
+    return 0;
+}
+
 int be_add_server(struct backend *be, struct server *s)
 {
     if (be_find_server(be, s->name))
         return -1;
     if (!s->ctr && !(s->ctr = ctr_get('s', be->name, s->name)))
         return -1;
-    if (be->nservers == be->cap) {
-        size_t cap = be->cap ? be->cap * 2 : 8;
-        struct server **n = realloc(be->servers, cap * sizeof(*n));
-        if (!n)
-            return -1;
-        be->servers = n;
-        be->cap = cap;
-    }
+    if (be_reserve(be, be->nservers + 1) < 0)
+        return -1;
     srv_ref(s);
     if (s->backend != be) {
         /* A server keeps its backend alive: logs and checks read its name and conf. */

@@ -17,8 +17,12 @@ void be_unref(struct backend *be);
 /* Removed from the configuration: drop its servers and the list's reference. */
 void be_retire(struct backend *be);
 
-/* Adds s (taking a reference). -1 when a server of that name exists. */
+/* Adds s (taking a reference). -1 when a server of that name exists, or out
+ * of memory. Cannot fail for want of memory when s has its counters and
+ * be_reserve made room: a reload's commit step relies on it. */
 int be_add_server(struct backend *be, struct server *s);
+/* Room for n servers in all. -1: out of memory (be is unchanged). */
+int be_reserve(struct backend *be, size_t n);
 /* Removes s from the list; it lives on until its last connection ends. */
 void be_remove_server(struct backend *be, struct server *s);
 /* The server is gone for good (its container stopped, its key was deleted):

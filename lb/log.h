@@ -12,9 +12,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-struct event_base;
+#include "lb/log-t.h"
 
-enum log_level { LOG_LVL_DEBUG, LOG_LVL_INFO, LOG_LVL_WARN, LOG_LVL_ERR };
+struct event_base;
 
 /* An event line on stderr: "2026-11-21T23:40:01.123Z lxlb[pid]: <level>: msg". */
 void log_event(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "conf/conf-t.h"
+#include "lb/role-t.h"
 
 struct event_base;
 struct event;
@@ -41,9 +42,11 @@ struct listener {
 };
 
 struct proxy {
-    unsigned wid;                  /* worker: 0 is the main loop (health, discovery,
-                                    * admin, reload, signals); 1.. are replicas that
-                                    * only serve traffic (lb/worker.h) */
+    const struct proxy_role *role; /* the main loop (health, discovery, admin,
+                                    * reload, signals) or a replica that only
+                                    * serves traffic (lb/role.h, lb/worker.h) */
+    unsigned wid;                  /* worker id: 0 the main loop, 1.. replicas
+                                    * (counter slots, messages) */
     struct event_base *base;       /* the loop */
     struct conf *conf;             /* the generation in force, owned */
     struct frontend **frontends;   /* one per conf frontend */

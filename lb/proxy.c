@@ -12,20 +12,16 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
-#include "admin/admin.h"
 #include "conf/conf.h"
-#include "discovery/discovery.h"
-#include "health/health.h"
 #include "lb/backend.h"
 #include "lb/ctr.h"
 #include "lb/forward.h"
 #include "lb/log.h"
 #include "lb/proxy.h"
-#include "lb/reload.h"
+#include "lb/role.h"
 #include "lb/server.h"
 #include "lb/session.h"
 #include "lb/tls.h"
-#include "lb/worker.h"
 
 #define ACCEPT_RETRY_MS 100 /* pause after EMFILE before accepting again */
 #define LISTEN_BACKLOG 4096 /* connections the kernel queues for us */
@@ -136,7 +132,7 @@ static void accept_error_cb(struct evconnlistener *evl, void *arg)
 
 /* ------------------------------------------------------------ listeners */
 
-struct listener *listener_open(struct frontend *fe, const struct conf_addr *addr, char *err,
+struct listener *listener_open(const char *fe_name, const struct conf_addr *addr, char *err,
                                size_t errlen)
 {
     struct listener *l = calloc(1, sizeof(*l));
@@ -146,12 +142,11 @@ struct listener *listener_open(struct frontend *fe, const struct conf_addr *addr
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    l->fe = fe;
     l->addr = *addr;
     /* A deep backlog: at maxconn, new clients wait there (the kernel caps it
      * at net.core.somaxconn) instead of having their SYNs dropped. */
     if ((l->fd = listen_fd(&l->addr, LISTEN_BACKLOG, why, sizeof(why))) < 0) {
-        snprintf(err, errlen, "frontend %s: %s", fe->name, why);
+        snprintf(err, errlen, "frontend %s: %s", fe_name, why);
         free(l);
         return NULL;
     }
@@ -160,15 +155,21 @@ struct listener *listener_open(struct frontend *fe, const struct conf_addr *addr
 
 int listener_attach(struct proxy *px, struct listener *l)
 {
-    l->evl = evconnlistener_new(px->base, accept_cb, l, LEV_OPT_CLOSE_ON_FREE, 0, l->fd);
+    l->evl = evconnlistener_new(px->base, accept_cb, l,
+                                LEV_OPT_CLOSE_ON_FREE | LEV_OPT_DISABLED, 0, l->fd);
     if (!l->evl)
         return -1;
     evconnlistener_set_error_cb(l->evl, accept_error_cb);
-    if (px->accept_paused)
-        evconnlistener_disable(l->evl);
-    if (px->wid == 0)
-        log_event(LOG_LVL_INFO, "frontend %s listening on %s", l->fe->name, l->addr.text);
     return 0;
+}
+
+void listener_enable(struct proxy *px, struct listener *l)
+{
+    if (!px->accept_paused && evconnlistener_enable(l->evl) < 0) {
+        log_event(LOG_LVL_ERR, "frontend %s: cannot accept on %s", l->fe->name, l->addr.text);
+        return;
+    }
+    px->role->log(LOG_LVL_INFO, "frontend %s listening on %s", l->fe->name, l->addr.text);
 }
 
 void listener_close(struct listener *l)
@@ -184,12 +185,11 @@ void listener_close(struct listener *l)
 
 /* ------------------------------------------------------------- frontends */
 
-struct frontend *fe_new(struct proxy *px, struct conf *gen, const struct conf_frontend *cf,
-                        struct backend *be)
+struct frontend *fe_new(struct proxy *px, const char *name)
 {
     struct frontend *fe = calloc(1, sizeof(*fe));
 
-    if (!fe || !(fe->name = strdup(cf->name)) || !(fe->ctr = ctr_get('f', cf->name, NULL))) {
+    if (!fe || !(fe->name = strdup(name)) || !(fe->ctr = ctr_get('f', name, NULL))) {
         if (fe)
             free(fe->name);
         free(fe);
@@ -197,7 +197,6 @@ struct frontend *fe_new(struct proxy *px, struct conf *gen, const struct conf_fr
     }
     fe->px = px;
     fe->refcnt = 1;
-    fe_update(fe, gen, cf, be);
     return fe;
 }
 
@@ -207,7 +206,7 @@ void fe_update(struct frontend *fe, struct conf *gen, const struct conf_frontend
     /* Loaded with gen (off the loop); open TLS connections keep the old one. */
     struct tls_ctx *tls = tls_ref(cf->tls.loaded);
 
-    if (fe->px->wid == 0) /* replicas share the main loop's contexts */
+    if (fe->px->role->keeps_tickets)
         tls_keep_tickets(tls, fe->tls); /* tickets issued before a reload still resume */
     tls_unref(fe->tls);
     fe->tls = tls;
@@ -236,9 +235,16 @@ void fe_unref(struct frontend *fe)
 
 /* ---------------------------------------------------------------- build */
 
-struct server *proxy_static_server(const struct conf_server *cs)
+struct server *proxy_static_server(const char *be_name, const struct conf_server *cs)
 {
-    return srv_new(cs->name, cs->cookie, &cs->addr, cs->weight, SRV_SRC_STATIC);
+    struct server *s = srv_new(cs->name, cs->cookie, &cs->addr, cs->weight, SRV_SRC_STATIC);
+
+    /* Its counters now: be_add_server would look them up, and could fail. */
+    if (s && !(s->ctr = ctr_get('s', be_name, cs->name))) {
+        srv_unref(s);
+        return NULL;
+    }
+    return s;
 }
 
 static int build_backend(struct proxy *px, struct conf_backend *cb, char *err, size_t errlen)
@@ -249,13 +255,14 @@ static int build_backend(struct proxy *px, struct conf_backend *cb, char *err, s
         goto oom;
     px->backends[px->nbackends++] = be;
     for (size_t i = 0; i < cb->nservers; i++) {
-        struct server *s = proxy_static_server(&cb->servers[i]);
+        struct server *s = proxy_static_server(cb->name, &cb->servers[i]);
         if (!s)
             goto oom;
         int rc = be_add_server(be, s);
         srv_unref(s); /* the backend's reference is the one that stays */
-        if (rc < 0) {
-            snprintf(err, errlen, "backend %s: cannot add server %s", cb->name, s->name);
+        if (rc < 0) { /* s is gone: name it from the file */
+            snprintf(err, errlen, "backend %s: cannot add server %s", cb->name,
+                     cb->servers[i].name);
             return -1;
         }
     }
@@ -276,19 +283,21 @@ struct backend *proxy_find_backend(struct proxy *px, const char *name)
 static int build_frontend(struct proxy *px, const struct conf_frontend *cf, char *err,
                           size_t errlen)
 {
-    struct frontend *fe = fe_new(px, px->conf, cf, proxy_find_backend(px, cf->default_backend));
+    struct frontend *fe = fe_new(px, cf->name);
 
     if (!fe) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    fe_update(fe, px->conf, cf, proxy_find_backend(px, cf->default_backend));
     px->frontends[px->nfrontends++] = fe;
     for (size_t i = 0; i < cf->nbinds; i++) {
         if (!proxy_listens(px, &cf->binds[i]))
             continue;
-        struct listener *l = listener_open(fe, &cf->binds[i], err, errlen);
+        struct listener *l = listener_open(cf->name, &cf->binds[i], err, errlen);
         if (!l)
             return -1;
+        l->fe = fe;
         l->next = px->listeners;
         px->listeners = l;
     }
@@ -297,16 +306,11 @@ static int build_frontend(struct proxy *px, const struct conf_frontend *cf, char
 
 bool proxy_listens(const struct proxy *px, const struct conf_addr *a)
 {
-    /* A UNIX socket has one listener: a second bind would replace it. */
-    return px->wid == 0 || a->family != AF_UNIX;
+    return px->role->listens_unix || a->family != AF_UNIX;
 }
 
-struct proxy *proxy_new(struct conf *conf, char *err, size_t errlen)
-{
-    return proxy_new_replica(conf, 0, err, errlen);
-}
-
-struct proxy *proxy_new_replica(struct conf *conf, unsigned wid, char *err, size_t errlen)
+static struct proxy *proxy_build(struct conf *conf, const struct proxy_role *role, unsigned wid,
+                                 char *err, size_t errlen)
 {
     struct proxy *px = calloc(1, sizeof(*px));
 
@@ -315,6 +319,7 @@ struct proxy *proxy_new_replica(struct conf *conf, unsigned wid, char *err, size
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    px->role = role;
     px->wid = wid;
     px->conf = conf;
     px->ctr = ctr_get('p', "", NULL);
@@ -336,6 +341,16 @@ err:
     return NULL;
 }
 
+struct proxy *proxy_new(struct conf *conf, char *err, size_t errlen)
+{
+    return proxy_build(conf, &role_main, 0, err, errlen);
+}
+
+struct proxy *proxy_new_replica(struct conf *conf, unsigned wid, char *err, size_t errlen)
+{
+    return proxy_build(conf, &role_replica, wid, err, errlen);
+}
+
 int proxy_attach(struct proxy *px, struct event_base *base, char *err, size_t errlen)
 {
     px->base = base;
@@ -345,19 +360,9 @@ int proxy_attach(struct proxy *px, struct event_base *base, char *err, size_t er
     for (struct listener *l = px->listeners; l; l = l->next)
         if (listener_attach(px, l) < 0)
             goto oom;
-    if (px->wid != 0)
-        return 0; /* a replica only serves traffic (lb/worker.h) */
-    if (!(px->reload = reload_new(px)))
-        goto oom;
-    if (admin_start(px, err, errlen) < 0)
-        return -1;
-    if (health_start(px) < 0) {
-        snprintf(err, errlen, "cannot start health checks");
-        return -1;
-    }
-    if (discovery_start(px, err, errlen) < 0)
-        return -1;
-    return 0;
+    for (struct listener *l = px->listeners; l; l = l->next)
+        listener_enable(px, l);
+    return px->role->start(px, err, errlen);
 oom:
     snprintf(err, errlen, "cannot set up the event loop: out of memory");
     return -1;
@@ -379,9 +384,9 @@ static void grace_cb(evutil_socket_t fd, short what, void *arg)
     struct proxy *px = arg;
 
     (void)fd; (void)what;
-    if (px->wid == 0 || px->nconn)
-        log_event(LOG_LVL_WARN, "%sgrace period over with %u connections open; exiting",
-                  px->wid ? "worker: " : "", px->nconn);
+    /* The count is over every loop: the main loop says it for all. */
+    px->role->log(LOG_LVL_WARN, "grace period over with %u connections open; exiting",
+                  (unsigned)ctr_sum(px->ctr, CTR_CONNS));
     event_base_loopexit(px->base, NULL);
 }
 
@@ -395,12 +400,8 @@ void proxy_stop(struct proxy *px)
     px->stopping = true;
     close_listeners(px);
     sess_stop_idle(px);
-    if (px->wid == 0) {
-        workers_stop(true);
-        log_event(LOG_LVL_INFO, "stopping: %u connections to finish (grace %ums)",
-                  (unsigned)ctr_sum(px->ctr, CTR_CONNS), ms);
-    }
-    if (px->nconn == 0 && (px->wid || workers_running() == 0)) {
+    px->role->stopping(px);
+    if (px->nconn == 0 && px->role->may_end()) {
         event_base_loopexit(px->base, NULL);
         return;
     }
@@ -428,8 +429,7 @@ void proxy_conn_closed(struct proxy *px)
 
 void proxy_maybe_exit(struct proxy *px)
 {
-    /* The main loop outlives the replicas: it joins them on the way out. */
-    if (px->stopping && px->nconn == 0 && px->base && (px->wid || workers_running() == 0))
+    if (px->stopping && px->nconn == 0 && px->base && px->role->may_end())
         event_base_loopexit(px->base, NULL);
 }
 
@@ -440,12 +440,7 @@ void proxy_free(struct proxy *px)
     /* Sessions first: they hold references to servers. */
     while (px->sessions)
         sess_close(px->sessions);
-    if (px->wid == 0) {
-        discovery_stop(px);
-        admin_stop(px);
-        health_stop(px);
-    }
-    reload_free(px->reload);
+    px->role->stop(px);
     close_listeners(px);
     for (size_t i = 0; i < px->nfrontends; i++)
         fe_unref(px->frontends[i]);
@@ -454,7 +449,7 @@ void proxy_free(struct proxy *px)
     free(px->frontends);
     free(px->backends);
     txn_cache_free(px);
-    if (px->wid == lb_worker_id)
+    if (px->wid == lb_worker_id) /* this thread's head buffer is this loop's */
         fwd_cleanup();
     if (px->accept_retry)
         event_free(px->accept_retry);

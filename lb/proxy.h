@@ -12,9 +12,9 @@
  * (before any fork or privilege drop). Takes ownership of conf.
  * NULL with a reason in err. */
 struct proxy *proxy_new(struct conf *conf, char *err, size_t errlen);
-/* The same for worker wid (lb/worker.h); 0 is the main loop. */
+/* The same for replica wid (lb/worker.h): it serves traffic only. */
 struct proxy *proxy_new_replica(struct conf *conf, unsigned wid, char *err, size_t errlen);
-/* Does px listen on a? (every worker but on UNIX sockets: the main loop) */
+/* Does px listen on a? (every loop, but a UNIX socket only the main loop) */
 bool proxy_listens(const struct proxy *px, const struct conf_addr *a);
 struct conf_server;
 /* Starts accepting on base. -1 with a reason in err. */
@@ -32,22 +32,29 @@ void proxy_maybe_exit(struct proxy *px);
 void proxy_check_accept(struct proxy *px);
 
 struct backend *proxy_find_backend(struct proxy *px, const char *name);
-struct server *proxy_static_server(const struct conf_server *cs);
+/* A server of the configuration file for backend be_name, with its counters:
+ * adding it to a backend with room (be_reserve) cannot fail. NULL: out of memory. */
+struct server *proxy_static_server(const char *be_name, const struct conf_server *cs);
 
 /* Frontends are shared by the proxy and their sessions (reference counted),
- * so a reload can drop one while its connections finish. */
-struct frontend *fe_new(struct proxy *px, struct conf *gen, const struct conf_frontend *cf,
-                        struct backend *be);
+ * so a reload can drop one while its connections finish. fe_new only
+ * allocates (NULL: out of memory); fe_update, which cannot fail, points it
+ * at its section of a generation, its backend and its TLS contexts. */
+struct frontend *fe_new(struct proxy *px, const char *name);
 void fe_update(struct frontend *fe, struct conf *gen, const struct conf_frontend *cf,
                struct backend *be);
 void fe_ref(struct frontend *fe);
 void fe_unref(struct frontend *fe);
 
-/* Bind addr for fe (not yet accepting). NULL with a reason. */
-struct listener *listener_open(struct frontend *fe, const struct conf_addr *addr, char *err,
+/* Bind addr for frontend fe_name (not yet accepting; l->fe is the caller's
+ * to set). NULL with a reason. */
+struct listener *listener_open(const char *fe_name, const struct conf_addr *addr, char *err,
                                size_t errlen);
-/* Start accepting on px->base. */
+/* Give it its place on px->base, not accepting yet. -1: out of memory. */
 int listener_attach(struct proxy *px, struct listener *l);
+/* Accept on it (unless px is paused at maxconn: it follows the others) and
+ * say so. A failure is logged: the listener stays, not accepting. */
+void listener_enable(struct proxy *px, struct listener *l);
 void listener_close(struct listener *l);
 
 #endif

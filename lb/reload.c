@@ -2,11 +2,12 @@
  *
  * The new generation is read and validated on a worker thread (file I/O and
  * name resolution must not stall the loop) and handed back through a pipe.
- * Applying it is one step on the loop thread: listeners on the same address
- * keep their socket (no window where a connect is refused), backends and
- * servers are matched by name (a kept server keeps its health, counters and
- * pooled connections), and what is removed lives on, reference counted, until
- * the requests using it have finished. */
+ * On the loop it is built whole, then swapped in at once (see "plan" below):
+ * listeners on the same address keep their socket (no window where a connect
+ * is refused), backends and servers are matched by name (a kept server keeps
+ * its health, counters and pooled connections), and what is removed lives on,
+ * reference counted, until the requests using it have finished. Each replica
+ * (lb/worker.h) does the same on its own loop. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -16,10 +17,7 @@
 #include <unistd.h>
 #include <event2/event.h>
 
-#include "admin/admin.h"
 #include "conf/conf.h"
-#include "discovery/discovery.h"
-#include "health/health.h"
 #include "lb/backend.h"
 #include "lb/log.h"
 #include "lb/notify.h"
@@ -27,7 +25,6 @@
 #include "lb/reload.h"
 #include "lb/server.h"
 #include "lb/tls.h"
-#include "lb/worker.h"
 
 struct reload {
     struct proxy *px;     /* owner */
@@ -183,6 +180,91 @@ void reload_free(struct reload *r)
     free(r);
 }
 
+/* ------------------------------------------------------------------ plan
+ *
+ * A reload is two steps. The first builds everything the new generation
+ * needs (listening sockets, frontends, backends, servers, every array) and
+ * decides what happens to each live object, without changing any (it only
+ * makes room in a kept backend's server array, which no one can see): it may
+ * fail (out of memory, an address in use), and then what it built is freed
+ * and the running generation never noticed. The second applies the plan:
+ * references move, pointers swap, what left is retired. It allocates
+ * nothing of lxlb's and cannot fail; what follows the swap (checks restarted,
+ * admin, discovery, messages to the replicas) is the role's (lb/role.c). */
+
+/* What happens to a static server of a backend. */
+enum srv_fate {
+    SRV_KEEP, /* same name and address: stays, with the new weight and cookie */
+    SRV_DROP, /* gone from the file, or at a new address: removed */
+    SRV_ADD,  /* new: built now, added by the swap */
+};
+
+struct srv_plan {
+    enum srv_fate fate;
+    struct server *s;  /* KEEP, DROP: the live server; ADD: built (one reference) */
+    uint32_t weight;   /* KEEP: its new weight */
+    char *cookie;      /* KEEP: its new cookie, copied; NULL: unchanged */
+    bool new_address;  /* DROP: a server of the same name replaces it */
+};
+
+struct be_plan {
+    struct backend *be;            /* live (kept) or built for the new generation */
+    const struct conf_backend *cb; /* its section in the new generation */
+    bool built;                    /* be is the plan's until the swap */
+    struct srv_plan *srv;          /* its static servers' fates, live ones first */
+    size_t nsrv;                   /* entries in srv */
+};
+
+struct reload_plan {
+    struct conf *nc;               /* the new generation (the caller's) */
+    struct be_plan *be;            /* one per backend of nc */
+    struct backend **backends;     /* the proxy's next list (one per backend of nc) */
+    struct frontend **frontends;   /* the proxy's next list: kept, or built but not
+                                    * wired until the swap */
+    bool *fe_built;                /* per frontend: frontends[i] is the plan's */
+    bool *health_changed;          /* per backend of nc, for the role */
+    struct listener *fresh;        /* bound, not accepting: new addresses */
+    struct role_reload role;       /* what the role prepared */
+    struct reload_stats st;        /* for the log line */
+};
+
+static int oom(char *err, size_t errlen, const char *what, const char *name)
+{
+    snprintf(err, errlen, "out of memory (%s %s)", what, name);
+    return -1;
+}
+
+/* Everything the plan still owns: all it built when the reload is rejected;
+ * only its own arrays once the swap took the rest. */
+static void plan_free(struct proxy *px, struct reload_plan *p)
+{
+    for (size_t i = 0; p->be && i < p->nc->nbackends; i++) {
+        struct be_plan *bp = &p->be[i];
+        for (size_t k = 0; k < bp->nsrv; k++) {
+            if (bp->srv[k].fate == SRV_ADD && bp->srv[k].s)
+                srv_unref(bp->srv[k].s);
+            free(bp->srv[k].cookie);
+        }
+        free(bp->srv);
+        if (bp->built)
+            be_retire(bp->be);
+    }
+    for (size_t i = 0; p->frontends && p->fe_built && i < p->nc->nfrontends; i++)
+        if (p->fe_built[i])
+            fe_unref(p->frontends[i]);
+    while (p->fresh) {
+        struct listener *next = p->fresh->next;
+        listener_close(p->fresh);
+        p->fresh = next;
+    }
+    px->role->reload_abort(&p->role);
+    free(p->be);
+    free(p->backends);
+    free(p->frontends);
+    free(p->fe_built);
+    free(p->health_changed);
+}
+
 /* -------------------------------------------------------------- servers */
 
 static bool health_same(const struct conf_health *a, const struct conf_health *b)
@@ -206,89 +288,124 @@ static const struct conf_server *find_conf_server(const struct conf_backend *cb,
     return NULL;
 }
 
-static void add_static(struct backend *be, const struct conf_server *cs,
-                       struct reload_stats *st)
+static bool dropped(const struct be_plan *bp, const struct server *s)
 {
-    struct server *s = proxy_static_server(cs);
-
-    if (!s || be_add_server(be, s) < 0)
-        log_event(LOG_LVL_ERR, "reload: backend %s: cannot add server %s", be->name, cs->name);
-    else
-        st->srv_added++;
-    if (s)
-        srv_unref(s);
+    for (size_t k = 0; k < bp->nsrv; k++)
+        if (bp->srv[k].s == s)
+            return bp->srv[k].fate == SRV_DROP;
+    return false;
 }
 
-/* Static servers are matched by name: same name and address is the same
- * server (state, counters and pooled connections kept); a new address is a
- * new server. Discovered servers belong to discovery and are left alone. */
-static void reconcile_servers(struct backend *be, const struct conf_backend *cb,
-                              struct reload_stats *st)
+/* A live static server: kept when the file has it at the same address (its
+ * state, counters and pooled connections go on), dropped otherwise. */
+static int plan_live_server(struct be_plan *bp, struct server *s, char *err, size_t errlen)
 {
+    const struct conf_server *cs = find_conf_server(bp->cb, s->name);
+    struct srv_plan *sp = &bp->srv[bp->nsrv++];
+
+    sp->s = s;
+    if (!cs || !conf_addr_same(&cs->addr, &s->addr)) {
+        sp->fate = SRV_DROP;
+        sp->new_address = cs != NULL;
+        return 0;
+    }
+    const char *cookie = cs->cookie ? cs->cookie : cs->name;
+    sp->fate = SRV_KEEP;
+    sp->weight = cs->weight;
+    if (strcmp(s->cookie, cookie) && !(sp->cookie = strdup(cookie)))
+        return oom(err, errlen, "server", s->name);
+    return 0;
+}
+
+/* Static servers are matched by name and address; discovered ones belong to
+ * discovery and are left alone (a file server named like one is not added,
+ * as before). Room is made in the backend for what the swap adds, so that
+ * be_add_server cannot fail then. */
+static int plan_servers(struct be_plan *bp, char *err, size_t errlen)
+{
+    struct backend *be = bp->be;
+    const struct conf_backend *cb = bp->cb;
+    size_t ndrop = 0, nadd = 0;
+
+    if (!(bp->srv = calloc(be->nservers + cb->nservers + 1, sizeof(*bp->srv))))
+        return oom(err, errlen, "backend", cb->name);
+    /* From the end: removals are logged in the order they always were. */
     for (size_t i = be->nservers; i-- > 0;) {
-        struct server *s = be->servers[i];
-        if (s->source != SRV_SRC_STATIC)
+        if (be->servers[i]->source != SRV_SRC_STATIC)
             continue;
-        const struct conf_server *cs = find_conf_server(cb, s->name);
-        if (cs && conf_addr_same(&cs->addr, &s->addr)) {
-            srv_set_params(s, cs->weight, cs->cookie);
-            continue;
-        }
-        if (be->px->wid == 0) /* replicas follow the main loop, which logs */
-            log_event(LOG_LVL_INFO, "reload: server %s/%s removed%s", be->name, s->name,
-                      cs ? " (new address)" : "");
-        be_remove_server(be, s);
-        st->srv_removed++;
+        if (plan_live_server(bp, be->servers[i], err, errlen) < 0)
+            return -1;
+        ndrop += bp->srv[bp->nsrv - 1].fate == SRV_DROP;
     }
-    for (size_t i = 0; i < cb->nservers; i++)
-        if (!be_find_server(be, cb->servers[i].name))
-            add_static(be, &cb->servers[i], st);
-}
-
-/* Checks restart for every server of a backend whose health section changed;
- * a new server gets its first check. Health state itself is kept. */
-static void restart_checks(struct backend *be, bool changed)
-{
-    for (size_t i = 0; i < be->nservers; i++) {
-        struct server *s = be->servers[i];
-        if (s->check && !changed)
+    for (size_t k = 0; k < cb->nservers; k++) {
+        const struct conf_server *cs = &cb->servers[k];
+        struct server *s = be_find_server(be, cs->name);
+        if (s && !dropped(bp, s))
             continue;
-        health_server_removed(s);
-        if (be->conf->health.enabled)
-            health_server_added(s);
-        else if (s->health != SRV_HEALTH_UP)
-            srv_set_health(s, SRV_HEALTH_UP, "health checks disabled by reload");
+        struct srv_plan *sp = &bp->srv[bp->nsrv++];
+        sp->fate = SRV_ADD;
+        if (!(sp->s = proxy_static_server(cb->name, cs)))
+            return oom(err, errlen, "server", cs->name);
+        nadd++;
     }
+    if (be_reserve(be, be->nservers - ndrop + nadd) < 0)
+        return oom(err, errlen, "backend", cb->name);
+    return 0;
 }
 
 /* ------------------------------------------------------------ backends */
 
-static struct backend **build_backends(struct proxy *px, struct conf *nc,
-                                       struct reload_stats *st, bool *health_changed)
+static int plan_backends(struct proxy *px, struct reload_plan *p, char *err, size_t errlen)
 {
-    struct backend **nb = calloc(nc->nbackends, sizeof(*nb));
-
-    if (!nb)
-        return NULL;
-    for (size_t i = 0; i < nc->nbackends; i++) {
-        struct conf_backend *cb = &nc->backends[i];
-        struct backend *be = proxy_find_backend(px, cb->name);
-        if (be) {
-            health_changed[i] = !health_same(&be->conf->health, &cb->health);
-            be_ref(be);
-            be_update(be, nc, cb);
-            reconcile_servers(be, cb, st);
-        } else if ((be = be_new(px, nc, cb))) {
-            st->be_added++;
-            for (size_t k = 0; k < cb->nservers; k++)
-                add_static(be, &cb->servers[k], st);
+    for (size_t i = 0; i < p->nc->nbackends; i++) {
+        struct be_plan *bp = &p->be[i];
+        bp->cb = &p->nc->backends[i];
+        if ((bp->be = proxy_find_backend(px, bp->cb->name))) {
+            p->health_changed[i] = !health_same(&bp->be->conf->health, &bp->cb->health);
         } else {
-            log_event(LOG_LVL_ERR, "reload: backend %s: out of memory", cb->name);
-            continue;
+            if (!(bp->be = be_new(px, p->nc, bp->cb)))
+                return oom(err, errlen, "backend", bp->cb->name);
+            bp->built = true;
         }
-        nb[i] = be;
+        p->backends[i] = bp->be;
+        if (plan_servers(bp, err, errlen) < 0)
+            return -1;
     }
-    return nb;
+    return 0;
+}
+
+/* The swap for one backend: its new section, then its servers. */
+static void apply_backend(struct proxy *px, struct reload_plan *p, struct be_plan *bp)
+{
+    if (bp->built) {
+        bp->built = false; /* the proxy's list holds it now */
+        p->st.be_added++;
+    } else {
+        be_ref(bp->be); /* the new list's; retire_old drops the old list's */
+        be_update(bp->be, p->nc, bp->cb);
+    }
+    for (size_t k = 0; k < bp->nsrv; k++) {
+        struct srv_plan *sp = &bp->srv[k];
+        switch (sp->fate) {
+        case SRV_KEEP:
+            srv_adopt_params(sp->s, sp->weight, sp->cookie);
+            sp->cookie = NULL;
+            break;
+        case SRV_DROP:
+            px->role->log(LOG_LVL_INFO, "reload: server %s/%s removed%s", bp->be->name,
+                          sp->s->name, sp->new_address ? " (new address)" : "");
+            be_remove_server(bp->be, sp->s);
+            p->st.srv_removed++;
+            break;
+        case SRV_ADD:
+            /* Cannot fail: unique name, counters made, room reserved. */
+            if (be_add_server(bp->be, sp->s) == 0)
+                p->st.srv_added++;
+            srv_unref(sp->s);
+            sp->s = NULL;
+            break;
+        }
+    }
 }
 
 static bool in_list(void **list, size_t n, const void *p)
@@ -314,71 +431,66 @@ static struct listener *take_listener(struct listener **list, const struct conf_
     return NULL;
 }
 
-/* Bind every address that is new. All or nothing: on a failure the fresh
- * sockets are closed and the running listeners were never touched. */
-static int open_fresh(struct proxy *px, const struct conf *nc, struct listener **out,
-                      char *err, size_t errlen)
+static bool listening(const struct proxy *px, const struct conf_addr *a)
 {
-    struct listener *fresh = NULL;
-
-    for (size_t i = 0; i < nc->nfrontends; i++) {
-        const struct conf_frontend *cf = &nc->frontends[i];
-        struct frontend named = { .name = cf->name }; /* for messages only */
-        for (size_t k = 0; k < cf->nbinds; k++) {
-            bool running = !proxy_listens(px, &cf->binds[k]);
-            for (struct listener *l = px->listeners; l; l = l->next)
-                running |= conf_addr_same(&l->addr, &cf->binds[k]);
-            if (running)
-                continue;
-            struct listener *l = listener_open(&named, &cf->binds[k], err, errlen);
-            if (!l)
-                goto err;
-            l->fe = NULL;
-            l->next = fresh;
-            fresh = l;
-        }
-    }
-    *out = fresh;
-    return 0;
-err:
-    while (fresh) {
-        struct listener *next = fresh->next;
-        listener_close(fresh);
-        fresh = next;
-    }
-    return -1;
+    for (struct listener *l = px->listeners; l; l = l->next)
+        if (conf_addr_same(&l->addr, a))
+            return true;
+    return false;
 }
 
-/* Give every configured address its listener (kept or fresh) and its frontend;
- * close the ones no longer configured. */
-static void rewire_listeners(struct proxy *px, const struct conf *nc, struct frontend **nf,
-                             struct listener *fresh, struct reload_stats *st)
+/* Bind every address that is new, with its place on the loop, not
+ * accepting yet (the swap enables it). */
+static int plan_listeners(struct proxy *px, struct reload_plan *p, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < p->nc->nfrontends; i++) {
+        const struct conf_frontend *cf = &p->nc->frontends[i];
+        for (size_t k = 0; k < cf->nbinds; k++) {
+            if (!proxy_listens(px, &cf->binds[k]) || listening(px, &cf->binds[k]))
+                continue;
+            struct listener *l = listener_open(cf->name, &cf->binds[k], err, errlen);
+            if (!l)
+                return -1;
+            l->next = p->fresh;
+            p->fresh = l;
+            if (px->base && listener_attach(px, l) < 0) {
+                snprintf(err, errlen, "frontend %s: cannot accept on %s: out of memory",
+                         cf->name, l->addr.text);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Give every configured address its listener (kept or fresh) and its
+ * frontend; close the ones no longer configured. */
+static void apply_listeners(struct proxy *px, struct reload_plan *p)
 {
     struct listener *old = px->listeners, *list = NULL;
 
-    for (size_t i = 0; i < nc->nfrontends; i++) {
-        const struct conf_frontend *cf = &nc->frontends[i];
+    for (size_t i = 0; i < p->nc->nfrontends; i++) {
+        const struct conf_frontend *cf = &p->nc->frontends[i];
         for (size_t k = 0; k < cf->nbinds; k++) {
             struct listener *l = take_listener(&old, &cf->binds[k]);
             bool is_new = !l;
-            if (is_new && !(l = take_listener(&fresh, &cf->binds[k])))
-                continue;
-            l->fe = nf[i];
+            if (is_new && !(l = take_listener(&p->fresh, &cf->binds[k])))
+                continue; /* not ours to listen on (a replica, a UNIX socket) */
+            l->fe = p->frontends[i];
             l->next = list;
             list = l;
             if (is_new) {
-                st->lis_added++;
-                if (listener_attach(px, l) < 0)
-                    log_event(LOG_LVL_ERR, "reload: cannot accept on %s", l->addr.text);
+                p->st.lis_added++;
+                if (l->evl)
+                    listener_enable(px, l);
             }
         }
     }
     while (old) {
         struct listener *next = old->next;
-        if (px->wid == 0)
-            log_event(LOG_LVL_INFO, "reload: no longer listening on %s", old->addr.text);
+        px->role->log(LOG_LVL_INFO, "reload: no longer listening on %s", old->addr.text);
         listener_close(old);
-        st->lis_removed++;
+        p->st.lis_removed++;
         old = next;
     }
     px->listeners = list;
@@ -397,115 +509,131 @@ static struct frontend *find_frontend(struct proxy *px, const char *name)
 static struct backend *backend_in(struct backend **nb, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++)
-        if (nb[i] && !strcmp(nb[i]->name, name))
+        if (!strcmp(nb[i]->name, name))
             return nb[i];
     return NULL;
 }
 
-static struct frontend **build_frontends(struct proxy *px, struct conf *nc,
-                                         struct backend **nb, struct reload_stats *st)
+/* Kept by name, or built (wired to the generation by the swap). */
+static int plan_frontends(struct proxy *px, struct reload_plan *p, char *err, size_t errlen)
 {
-    struct frontend **nf = calloc(nc->nfrontends, sizeof(*nf));
+    for (size_t i = 0; i < p->nc->nfrontends; i++) {
+        const char *name = p->nc->frontends[i].name;
+        if ((p->frontends[i] = find_frontend(px, name)))
+            continue;
+        if (!(p->frontends[i] = fe_new(px, name)))
+            return oom(err, errlen, "frontend", name);
+        p->fe_built[i] = true;
+    }
+    return 0;
+}
 
-    if (!nf)
-        return NULL;
+static void apply_frontends(struct reload_plan *p)
+{
+    struct conf *nc = p->nc;
+
     for (size_t i = 0; i < nc->nfrontends; i++) {
         const struct conf_frontend *cf = &nc->frontends[i];
-        struct backend *be = backend_in(nb, nc->nbackends, cf->default_backend);
-        struct frontend *fe = find_frontend(px, cf->name);
-        if (fe) {
-            fe_ref(fe);
-            fe_update(fe, nc, cf, be);
-        } else if ((fe = fe_new(px, nc, cf, be))) {
-            st->fe_added++;
+        if (p->fe_built[i]) {
+            p->fe_built[i] = false; /* its reference is the new list's */
+            p->st.fe_added++;
+        } else {
+            fe_ref(p->frontends[i]); /* the new list's; retire_old drops the old list's */
         }
-        nf[i] = fe;
+        fe_update(p->frontends[i], nc, cf,
+                  backend_in(p->backends, nc->nbackends, cf->default_backend));
     }
-    return nf;
 }
 
 /* ---------------------------------------------------------------- apply */
 
-static void retire_old(struct proxy *px, struct frontend **nf, size_t nnf, struct backend **nb,
-                       size_t nnb, struct reload_stats *st)
+static void retire_old(struct proxy *px, struct reload_plan *p)
 {
+    size_t nfe = p->nc->nfrontends, nbe = p->nc->nbackends;
+
     for (size_t i = 0; i < px->nfrontends; i++) {
-        if (!in_list((void **)nf, nnf, px->frontends[i])) {
-            if (px->wid == 0)
-                log_event(LOG_LVL_INFO, "reload: frontend %s removed", px->frontends[i]->name);
-            st->fe_removed++;
+        if (!in_list((void **)p->frontends, nfe, px->frontends[i])) {
+            px->role->log(LOG_LVL_INFO, "reload: frontend %s removed", px->frontends[i]->name);
+            p->st.fe_removed++;
         }
         fe_unref(px->frontends[i]); /* the old list's reference */
     }
     for (size_t i = 0; i < px->nbackends; i++) {
         struct backend *be = px->backends[i];
-        if (in_list((void **)nb, nnb, be)) {
-            be_unref(be); /* the old list's reference; nb holds its own */
+        if (in_list((void **)p->backends, nbe, be)) {
+            be_unref(be); /* the old list's reference; the new list holds its own */
             continue;
         }
-        if (px->wid == 0)
-            log_event(LOG_LVL_INFO, "reload: backend %s removed", be->name);
-        st->be_removed++;
-        st->srv_removed += (int)be->nservers;
+        px->role->log(LOG_LVL_INFO, "reload: backend %s removed", be->name);
+        p->st.be_removed++;
+        p->st.srv_removed += (int)be->nservers;
         be_retire(be);
     }
 }
 
-/* What only the main loop runs: checks, admin, discovery; then the
- * replicas follow (they get the new generation and every server's state). */
-static void main_loop_reloaded(struct proxy *px, const bool *health_changed)
+/* The first step: everything the new generation needs, nothing live touched. */
+static int plan_build(struct proxy *px, struct reload_plan *p, char *err, size_t errlen)
 {
-    char err[512];
+    struct conf *nc = p->nc;
 
-    for (size_t i = 0; i < px->nbackends; i++)
-        if (px->backends[i])
-            restart_checks(px->backends[i], health_changed[i]);
-    /* admin_start keeps its socket when the bind is unchanged. */
-    if (admin_start(px, err, sizeof(err)) < 0)
-        log_event(LOG_LVL_ERR, "reload: admin endpoint: %s", err);
-    if (discovery_start(px, err, sizeof(err)) < 0)
-        log_event(LOG_LVL_ERR, "reload: discovery: %s", err);
-    workers_reloaded(px);
+    if (!(p->be = calloc(nc->nbackends, sizeof(*p->be))) ||
+        !(p->backends = calloc(nc->nbackends, sizeof(*p->backends))) ||
+        !(p->health_changed = calloc(nc->nbackends, sizeof(*p->health_changed))) ||
+        !(p->frontends = calloc(nc->nfrontends, sizeof(*p->frontends))) ||
+        !(p->fe_built = calloc(nc->nfrontends, sizeof(*p->fe_built))))
+        return oom(err, errlen, "for", "the new generation");
+    if (plan_listeners(px, p, err, errlen) < 0 || plan_backends(px, p, err, errlen) < 0 ||
+        plan_frontends(px, p, err, errlen) < 0)
+        return -1;
+    if (px->role->reload_prepare(px, nc, &p->role) < 0)
+        return oom(err, errlen, "for", "the messages to the workers");
+    return 0;
+}
+
+/* The second step: cannot fail. */
+static void plan_apply(struct proxy *px, struct reload_plan *p)
+{
+    struct conf *nc = p->nc;
+
+    px->role->reload_begin(px);
+    for (size_t i = 0; i < nc->nbackends; i++)
+        apply_backend(px, p, &p->be[i]);
+    apply_frontends(p);
+    apply_listeners(px, p);
+    retire_old(px, p);
+    free(px->frontends);
+    free(px->backends);
+    px->frontends = p->frontends;
+    px->nfrontends = nc->nfrontends;
+    px->backends = p->backends;
+    px->nbackends = nc->nbackends;
+    p->frontends = NULL;
+    p->backends = NULL;
+    conf_unref(px->conf);
+    px->conf = nc;
+    proxy_check_accept(px);
+    p->role.health_changed = p->health_changed;
+    px->role->reload_end(px, &p->role);
 }
 
 int proxy_reload(struct proxy *px, struct conf *nc, char *err, size_t errlen)
 {
-    struct reload_stats st = { 0 };
-    struct listener *fresh;
+    struct reload_plan p = { .nc = nc };
 
-    if (open_fresh(px, nc, &fresh, err, errlen) < 0)
-        return -1;
-    bool *health_changed = calloc(nc->nbackends + 1, sizeof(bool));
-    struct backend **nb = health_changed ? build_backends(px, nc, &st, health_changed) : NULL;
-    struct frontend **nf = nb ? build_frontends(px, nc, nb, &st) : NULL;
-    if (!nf) {
-        /* Out of memory half-way: too late to undo cleanly; keep serving. */
-        snprintf(err, errlen, "out of memory");
-        free(health_changed);
+    if (px->stopping) {
+        snprintf(err, errlen, "stopping");
         return -1;
     }
-    if (px->wid == 0)
-        discovery_stop(px);
-    rewire_listeners(px, nc, nf, fresh, &st);
-    retire_old(px, nf, nc->nfrontends, nb, nc->nbackends, &st);
-    free(px->frontends);
-    free(px->backends);
-    px->frontends = nf;
-    px->nfrontends = nc->nfrontends;
-    px->backends = nb;
-    px->nbackends = nc->nbackends;
-    conf_unref(px->conf);
-    px->conf = nc;
-    if (px->wid == 0)
-        main_loop_reloaded(px, health_changed);
-    free(health_changed);
-    proxy_check_accept(px);
-    if (px->wid != 0)
-        return 0; /* the main loop logged it */
-    log_event(LOG_LVL_INFO,
-              "reload done: frontends +%d -%d, backends +%d -%d, servers +%d -%d, "
-              "listeners +%d -%d",
-              st.fe_added, st.fe_removed, st.be_added, st.be_removed, st.srv_added,
-              st.srv_removed, st.lis_added, st.lis_removed);
+    if (plan_build(px, &p, err, errlen) < 0) {
+        plan_free(px, &p);
+        return -1;
+    }
+    plan_apply(px, &p);
+    plan_free(px, &p);
+    px->role->log(LOG_LVL_INFO,
+                  "reload done: frontends +%d -%d, backends +%d -%d, servers +%d -%d, "
+                  "listeners +%d -%d",
+                  p.st.fe_added, p.st.fe_removed, p.st.be_added, p.st.be_removed,
+                  p.st.srv_added, p.st.srv_removed, p.st.lis_added, p.st.lis_removed);
     return 0;
 }

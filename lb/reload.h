@@ -16,8 +16,9 @@ void reload_free(struct reload *r);
  * one is running is queued (the last one wins). */
 void reload_request(struct proxy *px);
 
-/* Apply a validated generation as one step on the loop. On success the
- * proxy owns nc and 0 is returned; on failure (a bind error) nothing changed,
+/* Apply a validated generation on the loop: build all of it, then swap it
+ * in at once. On success the proxy owns nc and 0 is returned; on failure (an
+ * address in use, out of memory, the proxy stopping) nothing live changed,
  * nc is untouched and err says why. */
 int proxy_reload(struct proxy *px, struct conf *nc, char *err, size_t errlen);
 

@@ -92,18 +92,20 @@ static const char *be_name(const struct server *s)
 /* Replicas (lb/worker.h) apply the main loop's changes: it logged them once. */
 static bool on_main_loop(const struct server *s)
 {
-    return !s->backend || !s->backend->px || s->backend->px->wid == 0;
+    return !s->backend || !s->backend->px || s->backend->px->role->owns_servers;
 }
 
 void srv_set_params(struct server *s, uint32_t weight, const char *cookie)
 {
+    srv_adopt_params(s, weight, strcmp(s->cookie, cookie) ? strdup(cookie) : NULL);
+}
+
+void srv_adopt_params(struct server *s, uint32_t weight, char *cookie)
+{
     s->weight = weight;
-    if (!strcmp(s->cookie, cookie))
-        return;
-    char *c = strdup(cookie);
-    if (c) {
+    if (cookie) {
         free(s->cookie);
-        s->cookie = c;
+        s->cookie = cookie;
     }
 }
 

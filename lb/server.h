@@ -35,6 +35,9 @@ static inline unsigned srv_active(const struct server *s)
 /* Weight and cookie from a newer source (a reload, the main loop). A cookie
  * that cannot be copied (out of memory) keeps the old one. */
 void srv_set_params(struct server *s, uint32_t weight, const char *cookie);
+/* The same with a cookie already copied, which s now owns (NULL: unchanged):
+ * cannot fail, for a reload's commit step. */
+void srv_adopt_params(struct server *s, uint32_t weight, char *cookie);
 
 void srv_set_health(struct server *s, enum srv_health h, const char *reason);
 void srv_set_admin(struct server *s, enum srv_admin a, const char *reason);

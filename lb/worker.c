@@ -189,13 +189,16 @@ static void apply_removed(struct proxy *px, const struct wk_msg *m)
         be_remove_server(be, s);
 }
 
+/* All or nothing, as on the main loop: a replica that cannot apply the new
+ * generation serves the whole previous one, untouched. Server changes the
+ * main loop publishes still reach it, by backend and server name. */
 static void apply_reload(struct proxy *px, struct wk_msg *m)
 {
     char err[512];
 
     if (proxy_reload(px, m->conf, err, sizeof(err)) < 0) {
-        log_event(LOG_LVL_ERR, "worker %u: reload failed, still on the previous "
-                  "configuration: %s", px->wid, err);
+        log_event(LOG_LVL_ERR, "worker %u: reload rejected: %s; this worker keeps the "
+                  "previous configuration", px->wid, err);
         return;
     }
     m->conf = NULL; /* the replica owns it now */
@@ -273,7 +276,8 @@ static void main_inbox_cb(evutil_socket_t fd, short what, void *arg)
 
 static bool publishing(const struct server *s)
 {
-    return grp && grp->started && s->backend && s->backend->px && s->backend->px->wid == 0;
+    return grp && grp->started && s->backend && s->backend->px &&
+           s->backend->px->role->owns_servers;
 }
 
 static void post_all(struct wk_msg *(*make)(const struct server *), const struct server *s)
@@ -323,22 +327,53 @@ static void sync_servers(struct proxy *px, unsigned i)
     }
 }
 
-void workers_reloaded(struct proxy *px)
+static void free_list(struct wk_msg *m)
 {
-    if (!grp || !grp->started || px->wid != 0)
+    for (struct wk_msg *next; m; m = next) {
+        next = m->next;
+        msg_free(m);
+    }
+}
+
+int workers_reload_prepare(struct conf *nc, struct wk_msg **out)
+{
+    struct wk_msg *list = NULL;
+
+    *out = NULL;
+    if (!grp || !grp->started)
+        return 0;
+    for (unsigned i = 1; i < grp->n; i++) {
+        struct wk_msg *m = calloc(1, sizeof(*m));
+        if (!m) {
+            free_list(list);
+            return -1;
+        }
+        m->type = WK_RELOAD;
+        m->conf = conf_ref(nc);
+        m->next = list;
+        list = m;
+    }
+    *out = list;
+    return 0;
+}
+
+void workers_reload_abort(struct wk_msg *msgs) { free_list(msgs); }
+
+void workers_reload_commit(struct proxy *px, struct wk_msg *msgs)
+{
+    if (!msgs)
         return;
     if (px->conf->global.workers != grp->n)
         log_event(LOG_LVL_WARN, "reload: global.workers %u needs a restart; still %u",
                   px->conf->global.workers, grp->n);
-    for (unsigned i = 1; i < grp->n; i++) {
-        struct wk_msg *m = calloc(1, sizeof(*m));
-        if (m) {
-            m->type = WK_RELOAD;
-            m->conf = conf_ref(px->conf);
-        }
+    for (unsigned i = 1; i < grp->n && msgs; i++) {
+        struct wk_msg *m = msgs;
+        msgs = m->next;
+        m->next = NULL;
         inbox_post(&grp->w[i].in, m);
         sync_servers(px, i);
     }
+    free_list(msgs); /* none left: one was made per replica */
 }
 
 void workers_traffic(struct server *s, bool failed, const char *why)

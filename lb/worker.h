@@ -18,8 +18,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct conf;
 struct proxy;
 struct server;
+struct wk_msg;
 
 /* Build the replicas of px (binding their sockets): before any fork or
  * privilege drop. -1 with a reason in err. */
@@ -42,8 +44,15 @@ void workers_server_changed(struct server *s);
 void workers_server_suspect(struct server *s);
 /* Main loop: s left its backend (gone: its container or key is gone). */
 void workers_server_removed(struct server *s);
-/* Main loop: px applied a new generation; replicas apply it too. */
-void workers_reloaded(struct proxy *px);
+/* Main loop, a reload's first step: the messages that will carry generation
+ * nc to every replica, so that a reload applied on the main loop cannot fail
+ * to reach them. *out NULL without replicas; -1 out of memory. */
+int workers_reload_prepare(struct conf *nc, struct wk_msg **out);
+/* The main loop applied it (px->conf is nc): each replica gets its message,
+ * then every server's state, and applies both on its own loop. */
+void workers_reload_commit(struct proxy *px, struct wk_msg *msgs);
+/* The reload was rejected: free the messages. */
+void workers_reload_abort(struct wk_msg *msgs);
 /* Replica: real traffic to s failed (why) or got an answer after failures. */
 void workers_traffic(struct server *s, bool failed, const char *why);
 

@@ -51,8 +51,12 @@ $(BUILD)/llhttp/%.o: $(LLHTTP_DIR)/%.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(filter-out -Wall -Wextra -Werror,$(CFLAGS_ALL)) -w -c -o $@ $<
 
+# The unit binary's own allocations go through a failing allocator
+# (tests/unit/failalloc.h): tests make the Nth one fail.
+UNIT_WRAP  := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup,--wrap=aligned_alloc
+
 $(BUILD)/unit: $(LIB_OBJ) $(UNIT_OBJ) $(LLHTTP_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+	$(CC) $(LDFLAGS) $(UNIT_WRAP) -o $@ $^ $(LDLIBS_ALL)
 
 deps:
 	tests/deps.sh

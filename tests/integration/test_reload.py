@@ -136,6 +136,52 @@ def test_bind_conflict_rejects_whole_reload(backend, lxlb):
         squatter.close()
 
 
+def test_rejected_reload_under_load_loses_nothing(backend, lxlb):
+    """A reload rejected half-way through its first step (its first new
+    address binds, its second is taken), five times under load: not one
+    request fails, every answer still comes from the old server set, and the
+    address it had bound is let go again."""
+    a, b = backend("A"), backend("B")
+    port, fresh = free_port(), free_port()
+    lx = lxlb(make_config({"b": [a]}, port=port))
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", 0))
+    squatter.listen(1)
+    taken = squatter.getsockname()[1]
+    cfg = make_config({"b": [b]}, port=port)
+    cfg["frontends"][0]["bind"] += ["127.0.0.1:%d" % fresh, "127.0.0.1:%d" % taken]
+    cfg["backends"].append({"name": "extra", "servers": [{"name": "X", "address": b.address}]})
+    bodies, stop = [], threading.Event()
+
+    def check_loop():
+        while not stop.is_set():
+            bodies.append(get(port, "/").body)
+
+    wrk = subprocess.Popen(["wrk", "-t1", "-c16", "-d5s", "http://127.0.0.1:%d/" % port],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    checker = threading.Thread(target=check_loop)
+    checker.start()
+    try:
+        time.sleep(0.5)
+        for _ in range(5):
+            text = wait_reload(lx, rewrite(lx, cfg))
+            time.sleep(0.5)
+    finally:
+        stop.set()
+        checker.join()
+        squatter.close()
+    out = wrk.communicate(timeout=30)[0].decode()
+    assert "requests in" in out, out
+    assert "Socket errors" not in out, out
+    assert "Non-2xx" not in out, out
+    assert "reload done" not in text
+    assert len(re.findall(r"reload rejected: frontend http: cannot listen on 127\.0\.0\.1:%d: "
+                          r"Address already in use" % taken, text)) == 5, text[-3000:]
+    assert len(bodies) > 20 and set(bodies) == {b"backend A"}, set(bodies)
+    assert port_refuses(fresh)
+    lx.assert_serving()
+
+
 @pytest.mark.parametrize("content,expect", [
     ('{"frontends": [', r"syntax error"),
     (None, r"\$\.backends\[0\]\.servers\[0\]\.adress: unknown key"),

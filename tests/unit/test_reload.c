@@ -212,17 +212,43 @@ static const char *get_unix(struct event_base *base, const char *path, char *out
     return fetch(base, (struct sockaddr *)&ss, len, out, n);
 }
 
-static int free_port(void)
+static bool port_free(int port)
 {
     struct sockaddr_storage ss;
-    socklen_t len = tcp_addr(0, &ss);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+    socklen_t len = tcp_addr(port, &ss);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    bool ok = bind(fd, (struct sockaddr *)&ss, len) == 0;
 
-    bind(fd, (struct sockaddr *)&ss, len);
-    getsockname(fd, (struct sockaddr *)&ss, &len);
-    port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
     close(fd);
-    return port;
+    return ok;
+}
+
+/* A free port below the kernel's ephemeral range, where the other tests on
+ * this machine (bind to port 0) never pick theirs: the fresh addresses stay
+ * ours between two reloads, while nothing listens on them. Never one of
+ * taken[0..n). */
+static int quiet_port(const int *taken, size_t n)
+{
+    static unsigned seed;
+    int lo = 32768, hi;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+
+    if (f) {
+        if (fscanf(f, "%d %d", &lo, &hi) != 2)
+            lo = 32768;
+        fclose(f);
+    }
+    lo = lo > 11024 ? lo - 10000 : 1024;
+    if (!seed)
+        seed = (unsigned)getpid();
+    for (;;) {
+        int port = lo + (int)(rand_r(&seed) % 10000);
+        bool dup = false;
+        for (size_t i = 0; i < n; i++)
+            dup |= taken[i] == port;
+        if (!dup && port_free(port))
+            return port;
+    }
 }
 
 /* ------------------------------------------------------------ the bed */
@@ -283,10 +309,9 @@ static void bed_start(struct bed *t, bool health)
     t->b.name = "B";
     origin_start(&t->a, t->base);
     origin_start(&t->b, t->base);
-    t->p_web = free_port();
-    t->p_gone = free_port();
-    t->p_added = free_port();
-    t->p_new = free_port();
+    int *p[] = { &t->p_web, &t->p_gone, &t->p_added, &t->p_new }, taken[4];
+    for (size_t i = 0; i < 4; i++)
+        *p[i] = taken[i] = quiet_port(taken, i);
     snprintf(t->sock, sizeof(t->sock), "/tmp/lxlb-unit-%d.sock", (int)getpid());
     bed_configs(t, health);
 }

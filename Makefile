@@ -53,7 +53,8 @@ $(BUILD)/llhttp/%.o: $(LLHTTP_DIR)/%.c $(FLAGS_STAMP)
 
 # The unit binary's own allocations go through a failing allocator
 # (tests/unit/failalloc.h): tests make the Nth one fail.
-UNIT_WRAP  := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup,--wrap=aligned_alloc
+UNIT_WRAP  := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup \
+              -Wl,--wrap=strndup,--wrap=aligned_alloc
 
 $(BUILD)/unit: $(LIB_OBJ) $(UNIT_OBJ) $(LLHTTP_OBJ)
 	$(CC) $(LDFLAGS) $(UNIT_WRAP) -o $@ $^ $(LDLIBS_ALL)

@@ -189,8 +189,9 @@ void reload_free(struct reload *r)
  * fail (out of memory, an address in use), and then what it built is freed
  * and the running generation never noticed. The second applies the plan:
  * references move, pointers swap, what left is retired. It allocates
- * nothing of lxlb's and cannot fail; what follows the swap (checks restarted,
- * admin, discovery, messages to the replicas) is the role's (lb/role.c). */
+ * nothing and cannot fail (the replicas hear of it after, by messages made in
+ * the first step); what follows the swap (messages to the replicas, checks
+ * restarted, admin, discovery) is the role's (lb/role.c). */
 
 /* What happens to a static server of a backend. */
 enum srv_fate {

@@ -62,9 +62,14 @@ static void main_reload_abort(struct role_reload *rr)
     rr->to_replicas = NULL;
 }
 
-/* Its watchers point into the old generation's backends, some of which the
- * swap retires: discovery restarts after it and adopts its servers by name. */
-static void main_reload_begin(struct proxy *px) { discovery_stop(px); }
+/* Discovery's watchers point into the old generation's backends, some of
+ * which the swap retires: it restarts after and adopts its servers by name.
+ * The replicas hear of the swap's server changes all at once, after it. */
+static void main_reload_begin(struct proxy *px)
+{
+    discovery_stop(px);
+    workers_reload_hold();
+}
 
 /* Checks restart for every server of a backend whose health section changed;
  * a new server gets its first check. Health state itself is kept. */
@@ -86,6 +91,9 @@ static void main_reload_end(struct proxy *px, struct role_reload *rr)
 {
     char err[512];
 
+    /* First: what follows (checks, discovery) is published as it happens. */
+    workers_reload_commit(px, rr->to_replicas);
+    rr->to_replicas = NULL;
     for (size_t i = 0; i < px->nbackends; i++)
         restart_checks(px->backends[i], rr->health_changed[i]);
     /* admin_start keeps its socket when the bind is unchanged. */
@@ -93,8 +101,6 @@ static void main_reload_end(struct proxy *px, struct role_reload *rr)
         log_event(LOG_LVL_ERR, "reload: admin endpoint: %s", err);
     if (discovery_start(px, err, sizeof(err)) < 0)
         log_event(LOG_LVL_ERR, "reload: discovery: %s", err);
-    workers_reload_commit(px, rr->to_replicas);
-    rr->to_replicas = NULL;
 }
 
 const struct proxy_role role_main = {

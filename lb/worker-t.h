@@ -65,6 +65,8 @@ struct wk_group {
     unsigned n;              /* global.workers at start (a reload cannot change it) */
     unsigned running;        /* replica loops not yet ended (main thread's count) */
     bool started;            /* workers_start succeeded: publish changes */
+    bool held;               /* a reload's swap: changes are not published one by
+                              * one, the replicas get every server after it */
 };
 
 #endif

@@ -277,7 +277,7 @@ static void main_inbox_cb(evutil_socket_t fd, short what, void *arg)
 static bool publishing(const struct server *s)
 {
     return grp && grp->started && s->backend && s->backend->px &&
-           s->backend->px->role->owns_servers;
+           s->backend->px->role->owns_servers && !grp->held; /* held: main loop's */
 }
 
 static void post_all(struct wk_msg *(*make)(const struct server *), const struct server *s)
@@ -359,8 +359,16 @@ int workers_reload_prepare(struct conf *nc, struct wk_msg **out)
 
 void workers_reload_abort(struct wk_msg *msgs) { free_list(msgs); }
 
+void workers_reload_hold(void)
+{
+    if (grp)
+        grp->held = true;
+}
+
 void workers_reload_commit(struct proxy *px, struct wk_msg *msgs)
 {
+    if (grp)
+        grp->held = false;
     if (!msgs)
         return;
     if (px->conf->global.workers != grp->n)

@@ -48,8 +48,12 @@ void workers_server_removed(struct server *s);
  * nc to every replica, so that a reload applied on the main loop cannot fail
  * to reach them. *out NULL without replicas; -1 out of memory. */
 int workers_reload_prepare(struct conf *nc, struct wk_msg **out);
-/* The main loop applied it (px->conf is nc): each replica gets its message,
- * then every server's state, and applies both on its own loop. */
+/* The swap is under way: server changes are not published one by one (it
+ * allocates nothing; the replicas get every server at the commit). */
+void workers_reload_hold(void);
+/* The main loop applied it (px->conf is nc): changes are published again,
+ * and each replica gets its message, then every server's state, and applies
+ * both on its own loop. */
 void workers_reload_commit(struct proxy *px, struct wk_msg *msgs);
 /* The reload was rejected: free the messages. */
 void workers_reload_abort(struct wk_msg *msgs);

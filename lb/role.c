@@ -1,9 +1,7 @@
 /* lb/role.c - the main loop and the replica roles (lb/role.h). */
-#include <stdarg.h>
 #include <stdio.h>
 
 #include "admin/admin.h"
-#include "conf/conf.h"
 #include "discovery/discovery.h"
 #include "health/health.h"
 #include "lb/backend.h"

@@ -49,6 +49,8 @@ Modes:
 
 --idle-close-ms N: close a keep-alive connection idle for N ms between
 requests (as servers with a short keep-alive timeout do).
+--backlog N, --accept-delay-ms N: a listen backlog of N and a pause before
+each accept: an overloaded server whose accept queue overflows (SYNs dropped).
 """
 import argparse
 import hashlib
@@ -418,6 +420,14 @@ class Server(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     daemon_threads = True
     request_queue_size = 1024
+    accept_delay = 0.0
+
+    def get_request(self):
+        # --accept-delay-ms: a server too busy to accept, whose short accept
+        # queue (--backlog) overflows: the kernel then drops SYNs.
+        if self.accept_delay:
+            time.sleep(self.accept_delay)
+        return super().get_request()
 
 
 def main():
@@ -428,10 +438,14 @@ def main():
     ap.add_argument("--mode", default="normal", choices=["normal", "garbage", "accept-no-answer",
                                                         "close-no-answer"])
     ap.add_argument("--idle-close-ms", type=int, default=0)
+    ap.add_argument("--backlog", type=int, default=1024)
+    ap.add_argument("--accept-delay-ms", type=int, default=0)
     ap.add_argument("--garbage", action="store_const", const="garbage", dest="mode")
     ap.add_argument("--accept-no-answer", action="store_const", const="accept-no-answer",
                     dest="mode")
     args = ap.parse_args()
+    Server.request_queue_size = args.backlog
+    Server.accept_delay = args.accept_delay_ms / 1000.0
     srv = Server((args.host, args.port), Handler)
     srv.name = args.name
     srv.mode = args.mode

@@ -33,8 +33,8 @@ def procs(request):
 @pytest.fixture
 def backend(procs):
     """backend("A", mode="normal", idle_close_ms=0) -> a started helpers.Backend."""
-    def start(name, mode="normal", idle_close_ms=0):
-        b = helpers.Backend(name, mode, idle_close_ms)
+    def start(name, mode="normal", idle_close_ms=0, extra=()):
+        b = helpers.Backend(name, mode, idle_close_ms, extra)
         procs.append(b)
         return b
     return start

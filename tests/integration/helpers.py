@@ -308,12 +308,12 @@ def port_refuses(port):
 # ---------------------------------------------------------------- processes
 
 class Backend:
-    def __init__(self, name, mode="normal", idle_close_ms=0):
+    def __init__(self, name, mode="normal", idle_close_ms=0, extra=()):
         self.name = name
         self.mode = mode
         self.proc = subprocess.Popen(
             [PYTHON, BACKEND_PY, "--port", "0", "--name", name, "--mode", mode,
-             "--idle-close-ms", str(idle_close_ms)],
+             "--idle-close-ms", str(idle_close_ms)] + list(extra),
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         line = self.proc.stdout.readline().decode()
         if not line.startswith("READY "):
@@ -432,3 +432,84 @@ def is_asan(pid):
             return "libasan" in f.read()
     except OSError:
         return False
+
+
+class RawServer:
+    """A one-thread HTTP server in the test process that records exactly the
+    bytes each request arrived as (framing included), for tests of what lxlb
+    sends on the wire. Each request gets `response` (bytes, or a function of
+    the raw request returning bytes) and the connection stays open."""
+
+    def __init__(self, response=b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"):
+        self.response = response
+        self.requests = []   # raw bytes of each whole request, in arrival order
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.address = "127.0.0.1:%d" % self.port
+        self.stopping = False
+        import threading
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    @staticmethod
+    def request_end(buf):
+        """Length of the first whole request in buf, or 0."""
+        i = buf.find(b"\r\n\r\n")
+        if i < 0:
+            return 0
+        head, n = buf[:i].lower(), i + 4
+        m = re.search(rb"\r\ncontent-length:\s*(\d+)", head)
+        if m:
+            return n + int(m.group(1)) if len(buf) >= n + int(m.group(1)) else 0
+        if re.search(rb"\r\ntransfer-encoding:[^\r]*chunked", head):
+            while True:
+                j = buf.find(b"\r\n", n)
+                if j < 0:
+                    return 0
+                size = int(buf[n:j].split(b";")[0], 16)
+                if size == 0:
+                    k = buf.find(b"\r\n\r\n", j)
+                    return k + 4 if k >= 0 else 0
+                n = j + 2 + size + 2
+                if len(buf) < n:
+                    return 0
+        return n
+
+    def _conn(self, c):
+        buf = b""
+        with c:
+            while not self.stopping:
+                try:
+                    data = c.recv(65536)
+                except OSError:
+                    return
+                if not data:
+                    return
+                buf += data
+                while True:
+                    n = self.request_end(buf)
+                    if not n:
+                        break
+                    req, buf = buf[:n], buf[n:]
+                    self.requests.append(req)
+                    resp = self.response(req) if callable(self.response) else self.response
+                    c.sendall(resp)
+
+    def _serve(self):
+        import threading
+        while not self.stopping:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._conn, args=(c,), daemon=True).start()
+
+    def stop(self):
+        self.stopping = True
+        try:
+            self.sock.close()
+        except OSError:
+            pass

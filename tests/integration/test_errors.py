@@ -274,3 +274,45 @@ def test_non_idempotent_request_not_replayed(backend, lxlb):
     assert 502 in statuses, "no POST reached the dropping server? %r" % statuses
     assert good.stats()["requests"] == statuses.count(200), (statuses, good.stats())
     assert lx.alive()
+
+
+def test_client_timeout_applies_to_an_incomplete_head(backend, lxlb):
+    """timeout.client (inactivity) also guards a request head that stopped
+    coming, as in HAProxy: with client 1s and http_request 10s, 50 clients
+    that send part of a head and then nothing are closed after ~1 s, each
+    with a 408, not after 10 s."""
+    a = backend("A")
+    lx = lxlb(make_config({"b": [a]}, defaults={"timeout": {"client": "1s",
+                                                             "http_request": "10s"}}))
+    conns = []
+    try:
+        for _ in range(50):
+            c = Conn(lx.port, timeout=10)
+            c.send(b"GET / HTTP/1.1\r\nHost: x\r\n")
+            conns.append(c)
+        t0 = time.monotonic()
+        for c in conns:
+            r = c.read_response()
+            assert_error_response(r, 408, c)
+        took = time.monotonic() - t0
+    finally:
+        for c in conns:
+            c.close()
+    assert took < 4.0, "incomplete heads closed after %.1fs, timeout.client is 1s" % took
+    lx.assert_serving()
+
+
+def test_client_timeout_does_not_cut_a_head_that_keeps_coming(backend, lxlb):
+    """Inactivity means no byte for timeout.client: a head that trickles in
+    faster than that is bounded by http_request only."""
+    a = backend("A")
+    lx = lxlb(make_config({"b": [a]}, defaults={"timeout": {"client": "1s",
+                                                             "http_request": "10s"}}))
+    with Conn(lx.port, timeout=10) as c:
+        c.send(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        for i in range(5):
+            time.sleep(0.4)
+            c.send(b"X-Part-%d: y\r\n" % i)
+        c.send(b"\r\n")
+        r = c.read_response()
+    assert r.status == 200, r

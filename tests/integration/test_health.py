@@ -307,3 +307,27 @@ def test_passive_down_then_checks_bring_it_back(backend, lxlb, procs):
     print("passive down, restarted -> up in %.0f ms: %s" % (took * 1000, up))
     assert re.search(r"L7OK 200 in \d+ms, 2 passes in a row", up), up
     assert "B" in backends_hit(lx.port, 4)
+
+
+def test_overflowing_accept_queue_then_kill_no_errors(backend, lxlb):
+    """Issue 16 item 4: two servers, B a small one with a listen backlog of 1;
+    wrk -c16; kill -9 A 2 s in. Requests caught on A are sent again to B,
+    whose accept queue overflows (SYNs dropped, connects unanswered for a
+    second or more). A timer armed for a connect must not fire later in
+    another state (it answered 408 after ~1 s). B can serve every request:
+    none may fail."""
+    a = backend("A")
+    b = backend("B", extra=("--backlog", "1"))
+    lx = lxlb(health_config([a, b], path="/", interval="100ms", fall=3))
+    wrk = subprocess.Popen(["wrk", "-t1", "-c16", "-d5s", "http://127.0.0.1:%d/" % lx.port],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2.0)
+    a.proc.kill()
+    out, err = wrk.communicate(timeout=30)
+    assert wrk.returncode == 0, err
+    print(out)
+    text = lx.log()
+    bad = [ln for ln in text.splitlines() if re.search(r"\] http b/\S+ (?!200 )\d{3} ", ln)]
+    assert not bad, "requests answered with an error:\n" + "\n".join(bad[:20])
+    assert "Non-2xx" not in out, out
+    lx.assert_serving()

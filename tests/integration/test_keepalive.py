@@ -1,4 +1,6 @@
 """Keep-alive on both sides, bodiless responses, pipelining, http_close."""
+import socket
+
 import pytest
 
 from helpers import Conn, build_request, get, make_config
@@ -209,3 +211,36 @@ def test_server_connection_close_response_not_reused(backend, lxlb):
             assert r.status == 200 and r.header("X-Request-Target") == "/?i=%d" % i, r
     s = a.stats()
     assert s["requests"] == 6 and s["connections"] >= 3, s
+
+
+def test_pipelined_requests_then_half_close_all_answered(backend, lxlb):
+    """Three pipelined GETs, then the client shuts down its write side (as nc
+    does at the end of its input, RFC 9112 9.6 allows it): each request sent
+    before the FIN is answered, in order, then lxlb closes. Each is logged."""
+    a = backend("A")
+    lx = lxlb(make_config({"b": [a]}))
+    with Conn(lx.port) as c:
+        c.send(b"".join(build_request("GET", "/?half=%d" % i) for i in range(3)))
+        c.sock.shutdown(socket.SHUT_WR)
+        rs = [c.read_response() for _ in range(3)]
+        assert [r.header("X-Request-Target") for r in rs] == ["/?half=%d" % i for i in range(3)]
+        assert all(r.status == 200 for r in rs), rs
+        assert c.is_closed_by_peer(), "connection left open after the last answer"
+    text = lx.wait_log(lambda t: t.count("half=") >= 3)
+    assert text.count("half=") == 3, text
+
+
+def test_pipelined_requests_then_half_close_with_partial_fourth(backend, lxlb):
+    """A partial request after the whole ones: those are answered, then the
+    connection closes; the partial one is never sent to the server."""
+    a = backend("A")
+    lx = lxlb(make_config({"b": [a]}))
+    before = a.stats()["requests"]
+    with Conn(lx.port) as c:
+        c.send(b"".join(build_request("GET", "/?hp=%d" % i) for i in range(2))
+               + b"GET /?hp=partial HTTP/1.1\r\nHost: x\r\n")
+        c.sock.shutdown(socket.SHUT_WR)
+        rs = [c.read_response() for _ in range(2)]
+        assert [r.header("X-Request-Target") for r in rs] == ["/?hp=0", "/?hp=1"]
+        assert c.is_closed_by_peer()
+    assert a.stats()["requests"] - before == 2

@@ -156,3 +156,75 @@ def test_sighup_as_soon_as_the_port_answers_reloads(backend, lxlb):
         assert lx.alive() and "reload done" in text, (lx.proc.returncode, text)
         lx.assert_serving()
         lx.stop()
+
+
+# Termination codes (README "Logs"): who ended the request (C client, c client
+# timeout, S server, s server timeout, P lxlb refused it, - nobody) and when
+# (R request head, B request body, C connect, H response head, D response
+# body, - it completed).
+TERM = r" (?P<term>[-CcSsPRLDK][-RBCHDL]) "
+
+
+def access_line(lx, marker, timeout=3.0):
+    text = lx.wait_log(lambda t: access_lines(t, marker), timeout)
+    lines = access_lines(text, marker)
+    assert len(lines) == 1, "want one access-log line with %r, got:\n%s" % (marker, text[-3000:])
+    return lines[0]
+
+
+def test_access_log_termination_code_of_a_normal_request(backend, lxlb):
+    a = backend("A")
+    lx = lxlb(make_config({"b": [a]}))
+    assert get(lx.port, "/?tag=normal").status == 200
+    line = access_line(lx, "tag=normal")
+    assert re.search(TERM, line).group("term") == "--", line
+
+
+def test_access_log_client_gone_mid_body(backend, lxlb):
+    """A client that disconnects in the middle of a request body still gets
+    its line, saying the client ended it during the request body."""
+    a = backend("A")
+    lx = lxlb(make_config({"b": [a]}))
+    with Conn(lx.port) as c:
+        c.send(b"POST /upload?tag=midbody HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"
+               + b"x" * 10)
+        time.sleep(0.3)
+    line = access_line(lx, "tag=midbody")
+    assert re.search(TERM, line).group("term") == "CB", line
+
+
+def test_access_log_unfulfilled_chunk(backend, lxlb):
+    a = backend("A")
+    lx = lxlb(make_config({"b": [a]}))
+    with Conn(lx.port) as c:
+        c.send(b"POST /upload?tag=chunkcut HTTP/1.1\r\nHost: x\r\n"
+               b"Transfer-Encoding: chunked\r\n\r\n100\r\nabc")
+        time.sleep(0.3)
+    line = access_line(lx, "tag=chunkcut")
+    assert re.search(TERM, line).group("term") == "CB", line
+
+
+def test_access_log_client_gone_mid_head(backend, lxlb):
+    a = backend("A")
+    lx = lxlb(make_config({"b": [a]}))
+    with Conn(lx.port) as c:
+        c.send(b"GET /?tag=midhead HTTP/1.1\r\nHost: x\r\n")
+        time.sleep(0.3)
+    text = lx.wait_log(lambda t: "<BADREQ>" in t or "CR" in t)
+    lines = [ln for ln in text.splitlines() if re.search(TERM, ln)]
+    assert lines and re.search(TERM, lines[-1]).group("term") == "CR", text[-2000:]
+
+
+def test_access_log_rejected_request_says_why(backend, lxlb):
+    """A refused request's line carries the real reason: for a head starting
+    with a bare CR, that it is a bare CR, not a parser message about
+    something else."""
+    a = backend("A")
+    lx = lxlb(make_config({"b": [a]}))
+    with Conn(lx.port) as c:
+        c.send(b"\rGET /?tag=barecr HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert c.read_response().status == 400
+    text = lx.wait_log(lambda t: " 400 " in t)
+    line = [ln for ln in text.splitlines() if " 400 " in ln][-1]
+    assert re.search(TERM, line).group("term") == "PR", line
+    assert "bare CR" in line, line

@@ -20,7 +20,6 @@
 #include "lb/log.h"
 #include "lb/proxy-t.h"
 #include "lb/server.h"
-#include "lb/session.h"
 
 static struct {
     struct proxy *px;          /* the proxy discovery runs for, NULL: stopped */

@@ -29,7 +29,6 @@
 #include "lb/log.h"
 #include "lb/proxy-t.h"
 #include "lb/server.h"
-#include "lb/session.h"
 
 #define DETCD_CALL_MS 3000         /* range read deadline; watch connect + head */
 #define DETCD_BACKOFF_MIN_MS 100   /* first reconnect delay */

@@ -41,7 +41,6 @@
 #include "lb/log.h"
 #include "lb/proxy-t.h"
 #include "lb/server.h"
-#include "lb/session.h"
 
 #define DLXC_POLL_MIN_MS 50       /* first address poll delay */
 #define DLXC_POLL_MAX_MS 1000     /* address poll delay cap */

@@ -2,6 +2,7 @@
 #ifndef LXLB_BACKEND_T_H
 #define LXLB_BACKEND_T_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -12,11 +13,20 @@ struct server;
 struct proxy;
 struct ctr_block;
 
+/* The servers a request has been tried on (nginx's "tried"), referenced so a
+ * freed server's address cannot come back as a new one. */
+#define SRV_SET_MAX 8
+struct srv_set {
+    struct server *s[SRV_SET_MAX]; /* referenced */
+    uint8_t n;                     /* entries used */
+    uint8_t next;                  /* once full, the entry replaced next (ring) */
+};
+
 /* A balancing algorithm: an ops table, so adding one touches no caller. */
 struct lb_algo {
     const char *name;
-    /* Pick a usable server, avoiding 'avoid' when another is usable. NULL: none. */
-    struct server *(*pick)(struct backend *be, const struct server *avoid);
+    /* Pick a usable server not in avoid (NULL: none avoided). NULL: none. */
+    struct server *(*pick)(struct backend *be, const struct srv_set *avoid);
 };
 
 struct backend {

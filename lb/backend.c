@@ -138,62 +138,87 @@ struct server *be_find_cookie(const struct backend *be, const char *cookie, size
     return NULL;
 }
 
-bool be_has_other_usable(const struct backend *be, const struct server *srv)
+bool srv_set_has(const struct srv_set *set, const struct server *s)
 {
-    for (size_t i = 0; i < be->nservers; i++)
-        if (be->servers[i] != srv && srv_usable(be->servers[i]) && be->servers[i]->weight)
+    for (uint8_t i = 0; set && i < set->n; i++)
+        if (set->s[i] == s)
             return true;
     return false;
 }
 
-struct server *be_pick(struct backend *be, const struct server *avoid)
+void srv_set_add(struct srv_set *set, struct server *s)
+{
+    if (srv_set_has(set, s))
+        return;
+    srv_ref(s);
+    if (set->n < SRV_SET_MAX) {
+        set->s[set->n++] = s;
+        return;
+    }
+    srv_unref(set->s[set->next]);
+    set->s[set->next] = s;
+    set->next = (uint8_t)((set->next + 1) % SRV_SET_MAX);
+}
+
+void srv_set_clear(struct srv_set *set)
+{
+    for (uint8_t i = 0; i < set->n; i++)
+        srv_unref(set->s[i]);
+    set->n = set->next = 0;
+}
+
+static bool pickable(const struct server *s, const struct srv_set *avoid)
+{
+    return srv_usable(s) && s->weight && !srv_set_has(avoid, s);
+}
+
+bool be_has_usable_outside(const struct backend *be, const struct srv_set *avoid)
+{
+    for (size_t i = 0; i < be->nservers; i++)
+        if (pickable(be->servers[i], avoid))
+            return true;
+    return false;
+}
+
+struct server *be_pick(struct backend *be, const struct srv_set *avoid)
 {
     return be->algo->pick(be, avoid);
 }
 
-/* Smooth weighted round robin (as nginx): every pick adds each usable
- * server's weight to its current weight, takes the largest, and charges it the
+/* Smooth weighted round robin (as nginx): every pick adds each candidate's
+ * weight to its current weight, takes the largest, and charges it the
  * total. Weights 5,1,1 give a a b a c a a, never a burst of five. */
-static struct server *rr_pick(struct backend *be, const struct server *avoid)
+static struct server *rr_pick(struct backend *be, const struct srv_set *avoid)
 {
-    struct server *best = NULL, *fallback = NULL;
+    struct server *best = NULL;
     int64_t total = 0;
 
     for (size_t i = 0; i < be->nservers; i++) {
         struct server *s = be->servers[i];
-        if (!srv_usable(s) || s->weight == 0)
+        if (!pickable(s, avoid))
             continue;
-        if (s == avoid) {
-            fallback = s;
-            continue;
-        }
         s->cur_weight += s->weight;
         total += s->weight;
         if (!best || s->cur_weight > best->cur_weight)
             best = s;
     }
-    if (!best)
-        return fallback;
-    best->cur_weight -= total;
+    if (best)
+        best->cur_weight -= total;
     return best;
 }
 
 /* Fewest requests in flight per unit of weight; ties go round robin by index
  * so an idle backend still spreads load. */
-static struct server *lc_pick(struct backend *be, const struct server *avoid)
+static struct server *lc_pick(struct backend *be, const struct srv_set *avoid)
 {
-    struct server *best = NULL, *fallback = NULL;
+    struct server *best = NULL;
     uint64_t best_active = 0;
     size_t rot = ++be->rot;
 
     for (size_t k = 0; k < be->nservers; k++) {
         struct server *s = be->servers[(k + rot) % be->nservers];
-        if (!srv_usable(s) || s->weight == 0)
+        if (!pickable(s, avoid))
             continue;
-        if (s == avoid) {
-            fallback = s;
-            continue;
-        }
         /* a/wa < b/wb  <=>  a*wb < b*wa, in integers */
         uint64_t a = ctr_local(s->ctr, CTR_ACTIVE);
         if (!best || a * best->weight < best_active * s->weight) {
@@ -201,7 +226,7 @@ static struct server *lc_pick(struct backend *be, const struct server *avoid)
             best_active = a;
         }
     }
-    return best ? best : fallback;
+    return best;
 }
 
 const struct lb_algo lb_algo_roundrobin = { "roundrobin", rr_pick };

@@ -32,11 +32,16 @@ void be_remove_gone(struct backend *be, struct server *s);
 struct server *be_find_server(const struct backend *be, const char *name);
 struct server *be_find_cookie(const struct backend *be, const char *cookie, size_t len);
 
-/* Is a server other than srv usable? (asks without moving the balancer) */
-bool be_has_other_usable(const struct backend *be, const struct server *srv);
+/* Is a usable server outside avoid there? (asks without moving the balancer) */
+bool be_has_usable_outside(const struct backend *be, const struct srv_set *avoid);
 
-/* The balancer: a usable server, preferring one other than avoid. */
-struct server *be_pick(struct backend *be, const struct server *avoid);
+/* The balancer: a usable server not in avoid (NULL: any), or NULL. */
+struct server *be_pick(struct backend *be, const struct srv_set *avoid);
+
+/* Tried sets. */
+bool srv_set_has(const struct srv_set *set, const struct server *s);
+void srv_set_add(struct srv_set *set, struct server *s);
+void srv_set_clear(struct srv_set *set);
 
 extern const struct lb_algo lb_algo_roundrobin;
 extern const struct lb_algo lb_algo_leastconn;

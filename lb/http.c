@@ -198,63 +198,135 @@ bool http_head_names_valid(const struct http_head *h)
     return true;
 }
 
-int http_request_verdict(const struct http_head *h, const llhttp_t *p)
+/* RFC 3986 reg-name, IPv4 and IP-literal characters, and a port. */
+static bool host_char(unsigned char c)
 {
-    if (p->http_major != 1 || p->http_minor > 1)
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           strchr("-._~!$&'()*+,;=:[]%", c) != NULL;
+}
+
+static bool host_value_ok(const char *v, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (!host_char((unsigned char)v[i]))
+            return false;
+    return true;
+}
+
+/* The authority of an absolute-form target ("http://HOST[:port]/..."), or
+ * false when the target is not in absolute form. */
+static bool absolute_authority(const struct http_head *h, const char **a, size_t *alen)
+{
+    const char *t = h->buf + h->target, *end = t + h->target_len, *p;
+    size_t skip;
+
+    if (h->target_len > 7 && !strncasecmp(t, "http://", 7))
+        skip = 7;
+    else if (h->target_len > 8 && !strncasecmp(t, "https://", 8))
+        skip = 8;
+    else
+        return false;
+    *a = t + skip;
+    for (p = *a; p < end && *p != '/' && *p != '?' && *p != '#'; p++)
+        ;
+    *alen = (size_t)(p - *a);
+    return true;
+}
+
+/* RFC 9112 3.2.2: the target's authority is the one that counts, so the
+ * Host a server sees must say the same (compared case-insensitively; the
+ * port as written: lxlb does not guess default ports). */
+static const char *check_host(const struct http_head *h, int host)
+{
+    const char *a, *v = host >= 0 ? http_hdr_value(h, (uint32_t)host) : "";
+    size_t alen, vlen = host >= 0 ? h->hdrs[host].value_len : 0;
+
+    while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+        vlen--; /* trailing OWS is not part of the value */
+    if (!host_value_ok(v, vlen))
+        return "bad Host value";
+    if (!absolute_authority(h, &a, &alen))
+        return NULL;
+    if (alen == 0 || memchr(a, '@', alen) || !host_value_ok(a, alen))
+        return "bad authority in an absolute-form target";
+    if (host >= 0 && (vlen != alen || strncasecmp(v, a, alen)))
+        return "Host disagrees with the absolute-form target";
+    return NULL;
+}
+
+int http_request_verdict(const struct http_head *h, const llhttp_t *p, const char **why)
+{
+    if (p->http_major != 1 || p->http_minor > 1) {
+        *why = "HTTP version not 1.0 or 1.1";
         return 400;
-    if (p->flags & F_TRANSFER_ENCODING && (!(p->flags & F_CHUNKED) || p->http_minor == 0))
-        return 400; /* RFC 9112 6.1: no framing we can trust */
-    if (!http_head_names_valid(h))
+    }
+    if (p->flags & F_TRANSFER_ENCODING && (!(p->flags & F_CHUNKED) || p->http_minor == 0)) {
+        *why = "Transfer-Encoding not ending in chunked, or with HTTP/1.0"; /* RFC 9112 6.1 */
         return 400;
+    }
+    if (!http_head_names_valid(h)) {
+        *why = "a field name that is not a token";
+        return 400;
+    }
     for (uint32_t i = 0; i < h->target_len; i++) {
         unsigned char c = (unsigned char)h->buf[h->target + i];
-        if (c <= 0x20 || c >= 0x7f)
+        if (c <= 0x20 || c >= 0x7f) {
+            *why = "control or non-ASCII byte in the target";
             return 400;
+        }
     }
-    if (p->method == HTTP_CONNECT)
+    if (p->method == HTTP_CONNECT) {
+        *why = "CONNECT is not served";
         return 405;
+    }
     int host = http_hdr_find(h, "host", 0);
-    if (host >= 0 && http_hdr_find(h, "host", (uint32_t)host + 1) >= 0)
+    if (host >= 0 && http_hdr_find(h, "host", (uint32_t)host + 1) >= 0) {
+        *why = "more than one Host";
         return 400;
-    if (host < 0 && p->http_minor == 1)
+    }
+    if (host < 0 && p->http_minor == 1) {
+        *why = "no Host in an HTTP/1.1 request";
+        return 400;
+    }
+    if ((*why = check_host(h, host)))
         return 400;
     return 0;
 }
 
-enum { SCAN_CR = 1, SCAN_CRLF = 2 }; /* http_head_bytes_ok state bits */
+enum { SCAN_CR = 1, SCAN_CRLF = 2 }; /* http_head_bytes_bad state bits */
 
 /* Checks the bytes around each CR and LF only (found with memchr, which
  * is vectorised): a head is mostly text between line ends. */
-bool http_head_bytes_ok(uint8_t *st, const char *p, size_t n)
+const char *http_head_bytes_bad(uint8_t *st, const char *p, size_t n)
 {
     const char *end = p + n, *q = p;
 
     if (n == 0)
-        return true;
+        return NULL;
     if (*st & SCAN_CR) {
         if (*p != '\n')
-            return false; /* bare CR at the end of the previous read */
+            return "bare CR in the head (lines must end with CRLF)";
     } else if ((*st & SCAN_CRLF) && (*p == ' ' || *p == '\t')) {
-        return false; /* obs-fold across reads */
+        return "obs-fold (a line starting with white space) in the head";
     } else if (*p == '\n') {
-        return false; /* bare LF at the start of this read */
-    }
-    while ((q = memchr(q, '\n', (size_t)(end - q)))) {
-        if (q > p && q[-1] != '\r')
-            return false; /* bare LF */
-        if (++q < end && (*q == ' ' || *q == '\t'))
-            return false; /* obs-fold */
+        return "bare LF in the head (lines must end with CRLF)";
     }
     for (q = p; (q = memchr(q, '\r', (size_t)(end - q))); q++)
         if (q + 1 < end && q[1] != '\n')
-            return false; /* bare CR */
+            return "bare CR in the head (lines must end with CRLF)";
+    for (q = p; (q = memchr(q, '\n', (size_t)(end - q)));) {
+        if (q > p && q[-1] != '\r')
+            return "bare LF in the head (lines must end with CRLF)";
+        if (++q < end && (*q == ' ' || *q == '\t'))
+            return "obs-fold (a line starting with white space) in the head";
+    }
     if (end[-1] == '\r')
         *st = SCAN_CR;
     else if (end[-1] == '\n')
         *st = SCAN_CRLF;
     else
         *st = 0;
-    return true;
+    return NULL;
 }
 
 bool http_list_has(const char *v, size_t len, const char *token, size_t tlen)

@@ -83,13 +83,15 @@ bool http_head_names_valid(const struct http_head *h);
 /* What llhttp lets through but a front end must not: anything that could
  * make lxlb and the server read different requests (HTTP/0.9 or 2.0 lines,
  * untrustworthy framing, bad names, controls or 8-bit bytes in the target,
- * CONNECT, a missing or doubled Host). 0 to forward, else the status. */
-int http_request_verdict(const struct http_head *h, const llhttp_t *p);
+ * CONNECT, a missing or doubled Host, a Host that disagrees with an
+ * absolute-form target). 0 to forward, else the status and *why. */
+int http_request_verdict(const struct http_head *h, const llhttp_t *p, const char **why);
 
 /* Line endings in a head must be CRLF, and no line may start with white
  * space (obs-fold); llhttp 8 accepts both. Feed the raw head bytes in order;
- * *st (0 at the start of a head) carries state across reads. */
-bool http_head_bytes_ok(uint8_t *st, const char *p, size_t n);
+ * *st (0 at the start of a head) carries state across reads. NULL when the
+ * bytes are fine, else what is wrong (for the access log). */
+const char *http_head_bytes_bad(uint8_t *st, const char *p, size_t n);
 
 /* Is token (case-insensitive) an element of the comma list v[0..len)? */
 bool http_list_has(const char *v, size_t len, const char *token, size_t tlen);

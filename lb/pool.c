@@ -1,4 +1,4 @@
-/* lb/pool.c - server connections and idle pools. */
+/* lb/pool.c - idle server connections, per server (lb/pool.h). */
 #include <stdlib.h>
 #include <event2/bufferevent.h>
 #include <event2/buffer.h>
@@ -7,39 +7,8 @@
 #include "lb/ctr.h"
 #include "lb/pool.h"
 #include "lb/rd.h"
+#include "lb/sconn.h"
 #include "lb/server.h"
-
-struct srv_conn *sconn_new(struct event_base *base, struct server *s)
-{
-    struct srv_conn *c = calloc(1, sizeof(*c));
-
-    if (!c)
-        return NULL;
-    c->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-    if (!c->bev) {
-        free(c);
-        return NULL;
-    }
-    rd_init(&c->rd, c->bev);
-    c->srv = s;
-    srv_ref(s);
-    return c;
-}
-
-void sconn_free(struct srv_conn *c)
-{
-    if (!c)
-        return;
-    /* Freed from inside one of its own callbacks, a bufferevent lives on
-     * until the callback returns and would still write what is queued: a
-     * request head we decided not to send must not leave. */
-    rd_free(&c->rd);
-    bufferevent_disable(c->bev, EV_READ | EV_WRITE);
-    evbuffer_drain(bufferevent_get_output(c->bev), (size_t)-1);
-    bufferevent_free(c->bev);
-    srv_unref(c->srv);
-    free(c);
-}
 
 static void unlink_idle(struct srv_conn *c)
 {
@@ -98,6 +67,8 @@ void pool_put(struct srv_conn *c, uint32_t idle_ms)
         sconn_free(c);
         return;
     }
+    c->state = SC_IDLE;
+    c->ops = NULL;
     c->owner = NULL;
     bufferevent_setcb(c->bev, idle_read_cb, NULL, idle_event_cb, c);
     bufferevent_set_timeouts(c->bev, NULL, NULL);

@@ -1,4 +1,4 @@
-/* lb/pool.h - server connections and per-server pools of idle keep-alive ones.
+/* lb/pool.h - per-server pools of idle keep-alive server connections.
  *
  * A pooled connection watches its socket: a server that closes an idle
  * connection (or sends bytes nobody asked for) gets it dropped at once, so
@@ -8,15 +8,9 @@
 
 #include <stdint.h>
 
-#include "lb/pool-t.h"
-
-struct event_base;
+#include "lb/sconn-t.h"
 
 #define POOL_MAX_IDLE 256 /* idle connections kept per server */
-
-/* A new, connecting server connection (no callbacks set yet). NULL on error. */
-struct srv_conn *sconn_new(struct event_base *base, struct server *s);
-void sconn_free(struct srv_conn *c);
 
 /* Most recently used idle connection of s, or NULL. */
 struct srv_conn *pool_take(struct server *s);

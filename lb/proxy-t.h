@@ -13,8 +13,8 @@ struct event_base;
 struct event;
 struct evconnlistener;
 struct backend;
-struct session;
-struct txn;
+struct cli;
+struct stream;
 struct reload;
 struct tls_ctx;
 struct ctr_block;
@@ -27,7 +27,7 @@ struct frontend {
     struct tls_ctx *tls;               /* certificates of gen (lb/tls.c, referenced),
                                         * NULL: plain HTTP */
     struct proxy *px;                  /* owner */
-    uint32_t refcnt;                   /* proxy list + sessions: a frontend removed by a
+    uint32_t refcnt;                   /* proxy list + connections: a frontend removed by a
                                         * reload lives until its connections end */
     struct ctr_block *ctr;             /* connections, requests, errors, bytes
                                         * (lb/ctr.h), shared with its replicas */
@@ -54,7 +54,7 @@ struct proxy {
     struct backend **backends;     /* one per conf backend */
     size_t nbackends;
     struct listener *listeners;    /* all frontend listeners */
-    struct session *sessions;      /* every open client session (for stop/stats) */
+    struct cli *clis;              /* every open client connection (for stop) */
     uint32_t nconn;                /* client connections open now in this worker */
     struct ctr_block *ctr;         /* client connections over all workers (stats) */
     bool accept_paused;            /* listeners disabled: maxconn or EMFILE */
@@ -62,8 +62,10 @@ struct proxy {
     struct event *accept_retry;    /* re-enables accepting after EMFILE */
     struct event *grace_timer;     /* forced exit after global.grace */
     struct reload *reload;         /* SIGHUP machinery (lb/reload.c), NULL before attach */
-    struct txn *free_txns;         /* recycled transactions (no malloc per request) */
-    uint32_t nfree_txns;           /* entries in free_txns */
+    struct stream *free_streams;   /* recycled streams (no malloc per request) */
+    uint32_t nfree_streams;        /* entries in free_streams */
+    struct stream *lost;           /* streams whose server left, for lost_ev (lb/stream.h) */
+    struct event *lost_ev;         /* looks at them on the next loop turn */
 };
 
 #endif

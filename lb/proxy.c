@@ -20,7 +20,8 @@
 #include "lb/proxy.h"
 #include "lb/role.h"
 #include "lb/server.h"
-#include "lb/session.h"
+#include "lb/cli.h"
+#include "lb/stream.h"
 #include "lb/tls.h"
 
 #define ACCEPT_RETRY_MS 100 /* pause after EMFILE before accepting again */
@@ -100,7 +101,8 @@ static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct soc
     (void)evl;
     px->nconn++;
     ctr_inc(px->ctr, CTR_CONNS);
-    sess_accept(l->fe, fd, sa, salen);
+    (void)salen;
+    cli_accept(l->fe, fd, sa);
     /* At maxconn, leave new connections in the kernel's backlog. */
     if (px->nconn >= px_maxconn(px))
         pause_accepting(px);
@@ -355,7 +357,7 @@ int proxy_attach(struct proxy *px, struct event_base *base, char *err, size_t er
 {
     px->base = base;
     px->accept_retry = evtimer_new(base, accept_retry_cb, px);
-    if (!px->accept_retry)
+    if (!px->accept_retry || stream_lost_setup(px) < 0)
         goto oom;
     for (struct listener *l = px->listeners; l; l = l->next)
         if (listener_attach(px, l) < 0)
@@ -399,7 +401,7 @@ void proxy_stop(struct proxy *px)
         return;
     px->stopping = true;
     close_listeners(px);
-    sess_stop_idle(px);
+    cli_stop_all(px);
     px->role->stopping(px);
     if (px->nconn == 0 && px->role->may_end()) {
         event_base_loopexit(px->base, NULL);
@@ -437,9 +439,8 @@ void proxy_free(struct proxy *px)
 {
     if (!px)
         return;
-    /* Sessions first: they hold references to servers. */
-    while (px->sessions)
-        sess_close(px->sessions);
+    /* Connections first: their streams hold references to servers. */
+    cli_close_all(px);
     px->role->stop(px);
     close_listeners(px);
     for (size_t i = 0; i < px->nfrontends; i++)
@@ -448,7 +449,8 @@ void proxy_free(struct proxy *px)
         be_retire(px->backends[i]);
     free(px->frontends);
     free(px->backends);
-    txn_cache_free(px);
+    stream_cache_free(px);
+    stream_lost_cleanup(px);
     if (px->wid == lb_worker_id) /* this thread's head buffer is this loop's */
         fwd_cleanup();
     if (px->accept_retry)

@@ -36,7 +36,7 @@ struct backend *proxy_find_backend(struct proxy *px, const char *name);
  * adding it to a backend with room (be_reserve) cannot fail. NULL: out of memory. */
 struct server *proxy_static_server(const char *be_name, const struct conf_server *cs);
 
-/* Frontends are shared by the proxy and their sessions (reference counted),
+/* Frontends are shared by the proxy and their connections (reference counted),
  * so a reload can drop one while its connections finish. fe_new only
  * allocates (NULL: out of memory); fe_update, which cannot fail, points it
  * at its section of a generation, its backend and its TLS contexts. */

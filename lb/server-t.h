@@ -32,6 +32,7 @@ enum srv_source {
 
 struct backend;
 struct srv_conn;
+struct stream;
 struct check;
 struct ctr_block;
 
@@ -58,6 +59,8 @@ struct server {
     int64_t state_since_ms;    /* wall clock (ms) of the last health/admin change */
 
     struct srv_conn *idle;     /* pooled idle connections, most recent first */
+    struct stream *waiting;    /* streams bound to it with nothing back yet (this
+                                * worker's): told when it goes away */
     uint32_t nidle;            /* entries in idle */
 
     struct check *check;       /* active health check, NULL: none (health/) */

@@ -10,7 +10,7 @@
 #include "lb/pool.h"
 #include "lb/proxy-t.h"
 #include "lb/server.h"
-#include "lb/session.h"
+#include "lb/stream.h"
 #include "lb/worker.h"
 
 static int64_t now_ms(void)
@@ -125,8 +125,7 @@ void srv_set_health(struct server *s, enum srv_health h, const char *reason)
         pool_flush(s);
         /* Requests still connecting to it would wait for their timeout: a
          * vanished container's address stalls a connect for seconds. */
-        if (s->backend && s->backend->px)
-            sess_server_lost(s->backend->px, s);
+        stream_server_lost(s);
     }
     workers_server_changed(s);
 }
@@ -151,8 +150,8 @@ void srv_set_retiring(struct server *s, bool on)
         return;
     s->retiring = on;
     s->state_since_ms = now_ms();
-    if (on && s->backend && s->backend->px)
-        sess_server_lost(s->backend->px, s);
+    if (on)
+        stream_server_lost(s);
     workers_server_changed(s);
 }
 

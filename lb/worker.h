@@ -4,7 +4,7 @@
  * admin API, reloads and signal handling, and it owns the truth about every
  * server. Workers 1.. each serve traffic on a replica of the proxy built from
  * the same configuration: their own listening sockets on the same addresses
- * (SO_REUSEPORT: the kernel spreads connections), sessions, pooled server
+ * (SO_REUSEPORT: the kernel spreads connections), client connections, pooled server
  * connections and balancer state. Nothing on the request path is shared, so
  * it takes no lock. The main loop publishes each server change to every
  * replica as a message; replicas send back what real traffic says about a

@@ -387,7 +387,7 @@ def test_access_log_to_syslog_local0(backend, lxlb, tmp_path, monkeypatch):
             lines.append(m.group(2))
         for i, line in enumerate(lines):  # one datagram per line, no newline
             assert "\n" not in line
-            assert re.match(r"^127\.0\.0\.1:\d+ \[.*\] http b/A 200 \d+ [-\d/]+ "
+            assert re.match(r"^127\.0\.0\.1:\d+ \[.*\] http b/A 200 \d+ [-\d/]+ -- "
                             r"\"GET /hello\?n=%d HTTP/1\.1\"$" % i, line), line
         assert "access log" not in lx.log()  # no warning: syslog answered
 

@@ -99,17 +99,25 @@ static void rr_weight_zero_never_picked(void)
     be_retire(be);
 }
 
-static void pick_avoids_failed_server(void)
+static void pick_avoids_tried_servers(void)
 {
-    uint32_t w[] = { 1, 1 };
-    struct backend *be = make_backend(CONF_BALANCE_ROUNDROBIN, w, 2);
-    struct server *s0 = be->servers[0];
+    uint32_t w[] = { 1, 1, 1 };
+    struct backend *be = make_backend(CONF_BALANCE_ROUNDROBIN, w, 3);
+    struct srv_set tried = { 0 };
 
+    srv_set_add(&tried, be->servers[0]);
     for (int i = 0; i < 10; i++)
-        CHECK(be_pick(be, s0) == be->servers[1]);
-    /* The one to avoid is still better than none. */
+        CHECK(be_pick(be, &tried) != be->servers[0]);
+    srv_set_add(&tried, be->servers[2]);
+    for (int i = 0; i < 10; i++)
+        CHECK(be_pick(be, &tried) == be->servers[1]);
+    CHECK(be_has_usable_outside(be, &tried));
+    /* Every usable server tried: none is left to pick from the set's outside. */
     be->servers[1]->health = SRV_HEALTH_DOWN;
-    CHECK(be_pick(be, s0) == s0);
+    CHECK(be_pick(be, &tried) == NULL);
+    CHECK(!be_has_usable_outside(be, &tried));
+    CHECK(be_pick(be, NULL) != NULL);
+    srv_set_clear(&tried);
     be_retire(be);
 }
 
@@ -305,7 +313,7 @@ static bool scan_ok(const char *h, size_t split)
     size_t n = strlen(h);
     if (split > n)
         split = n;
-    return http_head_bytes_ok(&st, h, split) && http_head_bytes_ok(&st, h + split, n - split);
+    return !http_head_bytes_bad(&st, h, split) && !http_head_bytes_bad(&st, h + split, n - split);
 }
 
 static void head_bytes_scan(void)
@@ -362,7 +370,7 @@ UNIT_SUITE(lb_tests) = {
     { "lb_rr_equal_alternates", rr_equal_alternates },
     { "lb_rr_skips_unusable", rr_skips_unusable },
     { "lb_rr_weight_zero_never_picked", rr_weight_zero_never_picked },
-    { "lb_pick_avoids_failed_server", pick_avoids_failed_server },
+    { "lb_pick_avoids_tried_servers", pick_avoids_tried_servers },
     { "lb_leastconn_prefers_idle", leastconn_prefers_idle },
     { "lb_leastconn_spreads_when_idle", leastconn_spreads_when_idle },
     { "lb_removed_server_outlives_list", removed_server_outlives_backend_list },

@@ -24,7 +24,6 @@
 #include "conf/conf.h"
 #include "discovery/etcd-client.h"
 #include "discovery/etcd.h"
-#include "health/health.h"
 #include "lb/backend.h"
 #include "lb/log.h"
 #include "lb/proxy-t.h"
@@ -147,8 +146,7 @@ static void detcd_add(struct detcd *w, const char *name, const struct conf_addr 
         srv_unref(s);
         return;
     }
-    srv_unref(s); /* the backend holds it; we find it again by name */
-    health_server_added(s);
+    srv_unref(s); /* the backend holds it (its checks started); we find it again by name */
     log_event(LOG_LVL_INFO, "server %s/%s joined at %s as %s (etcd revision %lld)",
               be_name(w), name, addr->text, srv_health_name(s->health), (long long)w->rev);
 }

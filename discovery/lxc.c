@@ -36,7 +36,6 @@
 #include "discovery/lxc.h"
 #include "discovery/monitor.h"
 #include "discovery/worker.h"
-#include "health/health.h"
 #include "lb/backend.h"
 #include "lb/log.h"
 #include "lb/proxy-t.h"
@@ -229,9 +228,7 @@ static void ct_recheck(struct dlxc_ct *ct, const char *why)
 {
     struct server *s = ct->srv;
 
-    srv_set_health(s, SRV_HEALTH_CHECKING, why);
-    health_server_removed(s);
-    health_server_added(s);
+    srv_health_event(s, SRV_HEV_RESTARTED, why);
     if (s->health == SRV_HEALTH_CHECKING)
         ct_kick_start(ct);
 }
@@ -331,8 +328,7 @@ static void ct_add_server(struct dlxc_ct *ct, const struct conf_addr *addr)
         ct->ignored = true;
         return;
     }
-    ct->srv = s; /* srv_new's reference is ours; the backend took its own */
-    health_server_added(s);
+    ct->srv = s; /* srv_new's reference is ours; the backend took its own (checks started) */
     if (ct->running_ms)
         log_event(LOG_LVL_INFO, "server %s/%s joined at %s as %s, %lldms after RUNNING",
                   be_name(w), s->name, addr->text, srv_health_name(s->health),
@@ -534,8 +530,7 @@ static void ct_kick_cb(evutil_socket_t fd, short what, void *arg)
     }
     log_event(LOG_LVL_DEBUG, "server %s/%s: port open, checking now", be_name(ct->w),
               ct->srv->name);
-    health_server_removed(ct->srv);
-    health_server_added(ct->srv);
+    srv_health_event(ct->srv, SRV_HEV_CHECK_NOW, "port open");
 }
 
 static void ct_kick_try(struct dlxc_ct *ct)

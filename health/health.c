@@ -26,6 +26,7 @@
 #include "lb/log.h"
 #include "lb/proxy-t.h"
 #include "lb/server.h"
+#include "lb/worker.h"
 
 static int64_t mono_us(void)
 {
@@ -282,8 +283,95 @@ static uint32_t first_delay(const struct server *s, size_t i, size_t n, uint32_t
     return (uint32_t)(slot * i) + jitter_rand(slot ? slot : 1);
 }
 
+/* A server joined a backend after start (discovery, reload): check it, at
+ * once when it is waiting in "checking". When its backend has no health, a
+ * "checking" server is set up at once (nothing would ever check it). */
+static void server_added(struct server *s)
+{
+    struct backend *be = s->backend;
+
+    if (!be || s->check)
+        return;
+    if (!be->conf->health.enabled) {
+        if (s->health == SRV_HEALTH_CHECKING)
+            srv_set_health(s, SRV_HEALTH_UP, "no health check configured");
+        return;
+    }
+    if (!be->px || !be->px->base)
+        return; /* not running yet: health_start() will pick it up */
+    if (check_new(s, be->px->base, first_delay(s, 0, 1, be->conf->health.interval_ms)) < 0)
+        log_event(LOG_LVL_ERR, "server %s/%s: cannot start health checks: out of memory",
+                  be->name, s->name);
+}
+
+/* Its check starts over, and runs at once while it is "checking". */
+static void check_anew(struct server *s)
+{
+    check_free(s->check);
+    server_added(s);
+}
+
+/* Passive health: fall failures in a row from real traffic (over every
+ * loop: replicas report theirs here) mark it down at once, when checks can
+ * bring it back; without checks nothing would, so they only count. */
+static void traffic_failed(struct server *s, const char *why)
+{
+    const struct conf_health *hc = s->backend ? &s->backend->conf->health : NULL;
+
+    if (s->consec_fails++ == 0)
+        workers_server_suspect(s); /* any loop's next answer must come back here */
+    if (hc && hc->enabled && s->health == SRV_HEALTH_UP && s->consec_fails >= hc->fall) {
+        char reason[160];
+        snprintf(reason, sizeof(reason), "%u failures in a row from real traffic (%s)",
+                 s->consec_fails, why);
+        srv_set_health(s, SRV_HEALTH_DOWN, reason);
+    }
+}
+
+/* A reload changed its backend's health section (or the server is new to
+ * it): checks start over; health disabled brings it up. State is kept. */
+static void conf_changed(struct server *s, const char *why)
+{
+    check_free(s->check);
+    if (s->backend && s->backend->conf->health.enabled)
+        server_added(s);
+    else if (s->health != SRV_HEALTH_UP)
+        srv_set_health(s, SRV_HEALTH_UP, why);
+}
+
+static void health_event(struct server *s, enum srv_hev ev, const char *why)
+{
+    switch (ev) {
+    case SRV_HEV_ADDED:
+        server_added(s);
+        break;
+    case SRV_HEV_REMOVED:
+        check_free(s->check);
+        break;
+    case SRV_HEV_TRAFFIC_FAIL:
+        traffic_failed(s, why);
+        break;
+    case SRV_HEV_TRAFFIC_OK:
+        s->consec_fails = 0;
+        break;
+    case SRV_HEV_RESTARTED:
+        srv_set_health(s, SRV_HEALTH_CHECKING, why);
+        check_anew(s);
+        break;
+    case SRV_HEV_CHECK_NOW:
+        check_anew(s);
+        break;
+    case SRV_HEV_CONF:
+        conf_changed(s, why);
+        break;
+    }
+}
+
+static const struct srv_health_sink health_sink = { .event = health_event };
+
 int health_start(struct proxy *px)
 {
+    srv_health_attach(&health_sink);
     for (size_t b = 0; b < px->nbackends; b++) {
         struct backend *be = px->backends[b];
         const struct conf_health *h = &be->conf->health;
@@ -308,33 +396,10 @@ int health_start(struct proxy *px)
 
 void health_stop(struct proxy *px)
 {
+    srv_health_attach(NULL);
     for (size_t b = 0; b < px->nbackends; b++) {
         struct backend *be = px->backends[b];
         for (size_t i = 0; i < be->nservers; i++)
             check_free(be->servers[i]->check);
     }
-}
-
-void health_server_added(struct server *s)
-{
-    struct backend *be = s->backend;
-
-    if (!be || s->check)
-        return;
-    if (!be->conf->health.enabled) {
-        /* Nothing will ever check it: "checking" would keep it out for good. */
-        if (s->health == SRV_HEALTH_CHECKING)
-            srv_set_health(s, SRV_HEALTH_UP, "no health check configured");
-        return;
-    }
-    if (!be->px || !be->px->base)
-        return; /* not running yet: health_start() will pick it up */
-    if (check_new(s, be->px->base, first_delay(s, 0, 1, be->conf->health.interval_ms)) < 0)
-        log_event(LOG_LVL_ERR, "server %s/%s: cannot start health checks: out of memory",
-                  be->name, s->name);
-}
-
-void health_server_removed(struct server *s)
-{
-    check_free(s->check);
 }

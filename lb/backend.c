@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "conf/conf.h"
-#include "health/health.h"
 #include "lb/ctr.h"
 #include "lb/backend.h"
 #include "lb/log.h"
@@ -95,6 +94,7 @@ int be_add_server(struct backend *be, struct server *s)
     s->removed = false;
     be->servers[be->nservers++] = s;
     workers_server_changed(s);
+    srv_health_event(s, SRV_HEV_ADDED, NULL); /* checks start: removal stops them */
     return 0;
 }
 
@@ -107,7 +107,7 @@ void be_remove_server(struct backend *be, struct server *s)
         be->nservers--;
         workers_server_removed(s);
         s->removed = true;
-        health_server_removed(s);
+        srv_health_event(s, SRV_HEV_REMOVED, NULL);
         pool_flush(s);
         srv_unref(s);
         return;

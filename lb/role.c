@@ -77,11 +77,7 @@ static void restart_checks(struct backend *be, bool changed)
         struct server *s = be->servers[i];
         if (s->check && !changed)
             continue;
-        health_server_removed(s);
-        if (be->conf->health.enabled)
-            health_server_added(s);
-        else if (s->health != SRV_HEALTH_UP)
-            srv_set_health(s, SRV_HEALTH_UP, "health checks disabled by reload");
+        srv_health_event(s, SRV_HEV_CONF, "health checks disabled by reload");
     }
 }
 

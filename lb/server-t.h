@@ -30,6 +30,25 @@ enum srv_source {
     SRV_SRC_ETCD,       /* discovery.etcd */
 };
 
+struct server;
+
+/* What health/ is told about a server: it alone decides its health state
+ * (lb/server.h srv_health_event). */
+enum srv_hev {
+    SRV_HEV_ADDED = 0,    /* joined a backend: its checks start */
+    SRV_HEV_REMOVED,      /* left its backend: its checks stop */
+    SRV_HEV_TRAFFIC_FAIL, /* real traffic failed (connect, nothing back, timeout) */
+    SRV_HEV_TRAFFIC_OK,   /* real traffic got an answer after failures */
+    SRV_HEV_RESTARTED,    /* its container started again: back to "checking", checked now */
+    SRV_HEV_CHECK_NOW,    /* its port opened (discovery): check at once, not at the next turn */
+    SRV_HEV_CONF,         /* its backend's health section changed (reload): checks anew */
+};
+
+/* The health owner (health/), attached by the composition root. */
+struct srv_health_sink {
+    void (*event)(struct server *s, enum srv_hev ev, const char *why);
+};
+
 struct backend;
 struct srv_conn;
 struct stream;

@@ -155,39 +155,33 @@ void srv_set_retiring(struct server *s, bool on)
     workers_server_changed(s);
 }
 
+static const struct srv_health_sink *health_sink; /* the main loop's (health/) */
+
+void srv_health_attach(const struct srv_health_sink *sink) { health_sink = sink; }
+
+void srv_health_event(struct server *s, enum srv_hev ev, const char *why)
+{
+    if (!on_main_loop(s)) {
+        /* A replica's traffic goes to the main loop, which counts it over
+         * every loop; the rest is the main loop's to decide. */
+        if (ev == SRV_HEV_TRAFFIC_FAIL) {
+            s->consec_fails++;
+            workers_traffic(s, true, why);
+        } else if (ev == SRV_HEV_TRAFFIC_OK) {
+            s->consec_fails = 0;
+            workers_traffic(s, false, NULL);
+        }
+        return;
+    }
+    if (health_sink)
+        health_sink->event(s, ev, why);
+    else if (ev == SRV_HEV_TRAFFIC_OK)
+        s->consec_fails = 0;
+}
+
 void srv_traffic_failed(struct server *s, const char *why)
 {
     if (s->ctr)
         ctr_inc(s->ctr, CTR_FAILURES);
-    if (!on_main_loop(s)) {
-        /* The main loop counts failures from every worker and judges. */
-        s->consec_fails++;
-        workers_traffic(s, true, why);
-        return;
-    }
-    srv_traffic_judge(s, why);
-}
-
-void srv_traffic_judge(struct server *s, const char *why)
-{
-    const struct conf_health *hc = s->backend ? &s->backend->conf->health : NULL;
-
-    if (s->consec_fails++ == 0)
-        workers_server_suspect(s);
-    /* Without active checks nothing would bring it back: only count. */
-    if (hc && hc->enabled && s->health == SRV_HEALTH_UP && s->consec_fails >= hc->fall) {
-        char reason[160];
-        snprintf(reason, sizeof(reason), "%u failures in a row from real traffic (%s)",
-                 s->consec_fails, why);
-        srv_set_health(s, SRV_HEALTH_DOWN, reason);
-    }
-}
-
-void srv_traffic_ok(struct server *s)
-{
-    if (!s->consec_fails)
-        return;
-    s->consec_fails = 0;
-    if (!on_main_loop(s))
-        workers_traffic(s, false, NULL);
+    srv_health_event(s, SRV_HEV_TRAFFIC_FAIL, why);
 }

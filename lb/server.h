@@ -45,15 +45,23 @@ void srv_set_admin(struct server *s, enum srv_admin a, const char *reason);
  * requests still waiting on it with nothing back go elsewhere at once. The
  * caller logs, with the container's context. */
 void srv_set_retiring(struct server *s, bool on);
+/* Health has one owner: health/ decides a server's health state from what it
+ * is told here (checks are its own). The composition root attaches it; until
+ * then (and in worker replicas, which follow the main loop) events only
+ * count. lb/, discovery/ and admin/ never call health/ directly. */
+void srv_health_attach(const struct srv_health_sink *sink);
+void srv_health_event(struct server *s, enum srv_hev ev, const char *why);
+
 /* Passive health, from real traffic: a connect failed (refused, unreachable,
  * timeout) or a request got nothing back (connection reset, closed, timed
- * out). fall of them in a row mark s down at once, when checks can bring it
- * back. An answer resets the count. */
+ * out); an answer after failures. A replica reports them to the main loop,
+ * which gives them to health/ (over all loops: "fall in a row"). */
 void srv_traffic_failed(struct server *s, const char *why);
-void srv_traffic_ok(struct server *s);
-/* The main loop's count and verdict for one failure (srv_traffic_failed, or
- * a replica's report of one). */
-void srv_traffic_judge(struct server *s, const char *why);
+static inline void srv_traffic_ok(struct server *s)
+{
+    if (s->consec_fails) /* the common case costs one load */
+        srv_health_event(s, SRV_HEV_TRAFFIC_OK, NULL);
+}
 
 const char *srv_health_name(enum srv_health h);
 const char *srv_admin_name(enum srv_admin a);

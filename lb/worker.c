@@ -255,11 +255,11 @@ static void main_inbox_cb(evutil_socket_t fd, short what, void *arg)
         switch (m->type) {
         case WK_TRAFFIC_FAIL:
             if ((s = find_server(w->px, m, &be)))
-                srv_traffic_judge(s, m->why);
+                srv_health_event(s, SRV_HEV_TRAFFIC_FAIL, m->why);
             break;
         case WK_TRAFFIC_OK:
             if ((s = find_server(w->px, m, &be)))
-                s->consec_fails = 0;
+                srv_health_event(s, SRV_HEV_TRAFFIC_OK, NULL);
             break;
         case WK_EXITED:
             grp->running--;

@@ -55,6 +55,11 @@ $(BUILD)/llhttp/%.o: $(LLHTTP_DIR)/%.c $(FLAGS_STAMP)
 # (tests/unit/failalloc.h): tests make the Nth one fail.
 UNIT_WRAP  := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup \
               -Wl,--wrap=strndup,--wrap=aligned_alloc
+# The stream's server side, faked in tests/unit/test_stream.c (no sockets).
+UNIT_WRAP  += -Wl,--wrap=sconn_connect,--wrap=sconn_adopt,--wrap=sconn_out \
+              -Wl,--wrap=sconn_send,--wrap=sconn_room,--wrap=sconn_body \
+              -Wl,--wrap=sconn_body_end,--wrap=sconn_resume,--wrap=sconn_release \
+              -Wl,--wrap=sconn_free,--wrap=pool_take
 
 $(BUILD)/unit: $(LIB_OBJ) $(UNIT_OBJ) $(LLHTTP_OBJ)
 	$(CC) $(LDFLAGS) $(UNIT_WRAP) -o $@ $^ $(LDLIBS_ALL)

@@ -210,22 +210,21 @@ void cli_free(struct cli *c)
     proxy_conn_closed(px);
 }
 
-void cli_accept(struct frontend *fe, evutil_socket_t fd, const struct sockaddr *sa)
+struct cli *cli_new(struct frontend *fe, struct bufferevent *bev, const struct sockaddr *sa,
+                    bool direct, bool handshake)
 {
     struct proxy *px = fe->px;
     struct cli *c = calloc(1, sizeof(*c));
-    struct timeval ctv = { px->conf->timeout.client_ms / 1000,
-                           (px->conf->timeout.client_ms % 1000) * 1000 };
-    bool tls = fe->conf->tls.enabled;
+    const struct conf_timeouts *t = &px->conf->timeout;
+    struct timeval ctv = { t->client_ms / 1000, (t->client_ms % 1000) * 1000 };
 
-    if (!c)
-        goto err;
-    /* A TLS frontend whose certificates are not loaded closes: never plain text. */
-    c->bev = tls ? tls_bev_new(fe->tls, px->base, fd)
-                 : bufferevent_socket_new(px->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    c->timer = evtimer_new(px->base, timer_cb, c);
-    if (!c->bev || !c->timer)
-        goto err;
+    if (!c || !(c->timer = evtimer_new(px->base, timer_cb, c))) {
+        free(c);
+        bufferevent_free(bev);
+        proxy_conn_closed(px);
+        return NULL;
+    }
+    c->bev = bev;
     c->px = px;
     c->fe = fe;
     c->timer_state = -1;
@@ -236,40 +235,51 @@ void cli_accept(struct frontend *fe, evutil_socket_t fd, const struct sockaddr *
      * window collapses gets a trickle of tiny segments (measured: 4 MB in
      * 30 s instead of 0.6 s). */
     client_name(c, sa);
-    bufferevent_setcb(c->bev, read_cb, write_cb, tls ? handshake_cb : event_cb, c);
+    bufferevent_setcb(bev, read_cb, write_cb, handshake ? handshake_cb : event_cb, c);
     /* No read watermark: each state bounds its input itself (reading stops
      * at CLI_BUF_HIGH when nothing is consumed), and libevent's watermark
      * check re-armed the read event on every drain. */
-    bufferevent_setwatermark(c->bev, EV_WRITE, CLI_BUF_HIGH / 4, 0);
-    bufferevent_set_timeouts(c->bev, NULL, &ctv); /* a client that stops reading */
-    c->direct = !tls;
-    rd_init(&c->rd, c->bev);
-    if (c->direct)
-        bufferevent_disable(c->bev, EV_WRITE);
-    if (c->direct ? rd_on(&c->rd) < 0 : bufferevent_enable(c->bev, EV_READ) < 0)
-        goto err;
+    bufferevent_setwatermark(bev, EV_WRITE, CLI_BUF_HIGH / 4, 0);
+    bufferevent_set_timeouts(bev, NULL, &ctv); /* a client that stops reading */
+    c->direct = direct;
+    rd_init(&c->rd, bev);
+    if (direct)
+        bufferevent_disable(bev, EV_WRITE);
     c->next = px->clis;
     if (px->clis)
         px->clis->prev = c;
     px->clis = c;
     ctr_inc(fe->ctr, CTR_CONNS);
     ctr_inc(fe->ctr, CTR_CONNS_TOTAL);
-    if (tls) {
-        cli_arm(c, HANDSHAKE_STATE, px->conf->timeout.client_ms); /* the handshake's deadline */
-        return;
+    if (direct ? rd_on(&c->rd) < 0 : bufferevent_enable(bev, EV_READ) < 0) {
+        cli_free(c);
+        return NULL;
+    }
+    if (handshake) {
+        cli_arm(c, HANDSHAKE_STATE, t->client_ms); /* the handshake's deadline */
+        return c;
     }
     c->proto = &h1c_proto;
     c->proto->start(c);
-    return;
-err:
-    if (c && c->bev)
-        bufferevent_free(c->bev);
-    else
+    return c;
+}
+
+void cli_accept(struct frontend *fe, evutil_socket_t fd, const struct sockaddr *sa)
+{
+    struct proxy *px = fe->px;
+    bool tls = fe->conf->tls.enabled;
+    /* A TLS frontend whose certificates are not loaded closes: never plain text. */
+    struct bufferevent *bev = tls ? tls_bev_new(fe->tls, px->base, fd)
+                                  : bufferevent_socket_new(px->base, fd, BEV_OPT_CLOSE_ON_FREE);
+
+    if (!bev) {
         evutil_closesocket(fd);
-    if (c && c->timer)
-        event_free(c->timer);
-    free(c);
-    proxy_conn_closed(px);
+        proxy_conn_closed(px);
+        return;
+    }
+    /* Plain TCP is read and written by us (lb/rd.h, cli_flush); TLS by
+     * libevent_openssl. On failure cli_new has closed it. */
+    cli_new(fe, bev, sa, !tls, tls);
 }
 
 void cli_stop_all(struct proxy *px)

@@ -18,6 +18,12 @@ struct frontend;
 
 /* Takes ownership of a freshly accepted client socket. */
 void cli_accept(struct frontend *fe, evutil_socket_t fd, const struct sockaddr *sa);
+/* A client connection on bev (owned from here, freed on failure); direct:
+ * plain TCP read and written by lxlb itself; handshake: TLS, the protocol
+ * starts when it is done. NULL when it could not be set up (the connection
+ * counted as closed). Tests use it with an in-memory bufferevent pair. */
+struct cli *cli_new(struct frontend *fe, struct bufferevent *bev, const struct sockaddr *sa,
+                    bool direct, bool handshake);
 /* Close at once, whatever it was doing. */
 void cli_free(struct cli *c);
 /* Graceful stop: idle connections close now, busy ones after their response. */

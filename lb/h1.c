@@ -96,6 +96,7 @@ void h1r_init(struct h1r *r, llhttp_type_t type)
 
 void h1r_begin(struct h1r *r, struct http_head *head)
 {
+    h1r_reset(r); /* the last message (a bodiless one keeps its parser state until now) */
     r->head = head;
     r->scan = 0;
     r->in_body = false;
@@ -196,10 +197,8 @@ void h1r_body_begin(struct h1r *r, enum h1_body kind)
 {
     r->body = kind;
     r->trailer_bytes = 0;
-    if (kind == H1_BODY_NONE) {
-        h1r_reset(r);
-        return;
-    }
+    if (kind == H1_BODY_NONE)
+        return; /* the parser keeps the head's flags for the caller until h1r_begin */
     r->in_body = true;
     r->left = kind == H1_BODY_LENGTH ? r->parser.content_length : 0;
     if (kind == H1_BODY_CHUNKED) {

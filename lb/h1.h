@@ -10,7 +10,8 @@
 
 /* A reader of requests (HTTP_REQUEST) or responses (HTTP_RESPONSE). */
 void h1r_init(struct h1r *r, llhttp_type_t type);
-/* The next message's head goes to head (its limits are the caller's). */
+/* The next message's head goes to head (its limits are the caller's). The
+ * last message's parser state (method, status, flags) lasts until then. */
 void h1r_begin(struct h1r *r, struct http_head *head);
 
 /* Parse head bytes from in; what was parsed is drained and counted in *used.
@@ -22,7 +23,8 @@ enum h1_res h1r_head(struct h1r *r, struct evbuffer *in, size_t *used);
  * request's method (HEAD) and its status (1xx, 204, 304). */
 enum h1_body h1r_request_body(const struct h1r *r);
 enum h1_body h1r_response_body(const struct h1r *r, int req_method);
-/* Read the body as kind (H1_BODY_NONE: the message is complete). */
+/* Read the body as kind (H1_BODY_NONE: the message is complete; the next
+ * one starts with h1r_begin). */
 void h1r_body_begin(struct h1r *r, enum h1_body kind);
 
 /* Move at most max input bytes of body from in; payload goes to out, framing

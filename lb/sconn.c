@@ -258,7 +258,6 @@ void sconn_send(struct srv_conn *c, int method, enum h1_body framing,
     c->req_framing = framing;
     c->head_done = false;
     c->got_bytes = false;
-    h1r_reset(&c->resp);
     h1r_begin(&c->resp, resp_head);
     bufferevent_setcb(c->bev, sc_read_cb, sc_write_cb, sc_event_cb, c);
     bufferevent_set_timeouts(c->bev, NULL, &stv);
@@ -331,7 +330,6 @@ static int on_head(struct srv_conn *c)
         if (rc < 0)
             return rc;
         http_head_reset(c->resp.head);
-        h1r_reset(&c->resp);
         h1r_begin(&c->resp, c->resp.head);
         return 0;
     }

@@ -1,11 +1,12 @@
 /* tests/fuzz/fuzz_request.c - libFuzzer target over lxlb's request path.
  *
- * The input is what a client sends on one connection. It goes through an
- * llhttp request parser set up as lb/session.c sets it up (no lenient flag;
- * the url/field/value spans land in a struct http_head through the
- * http_head_on_* functions of lb/http.c, with the configured limits; the
- * parser pauses at the end of each head and each message), and every head
- * that lxlb would forward goes through fwd_request_head (lb/forward.c).
+ * The input is what a client sends on one connection. It is read by lxlb's
+ * own HTTP/1 reader (lb/h1.c, as lb/h1c.c drives it: heads into a struct
+ * http_head with the configured limits, the line-ending scan, bodies
+ * decoded from their framing), checked as lb/h1c.c checks a head
+ * (http_request_verdict, the body prefix), and every head lxlb would forward
+ * goes through fwd_request_head (lb/forward.c); every body it would forward
+ * is framed again (lb/h1.c h1w_*).
  *
  * Invariants (any violation aborts, so libFuzzer saves the input):
  *  - never a crash, leak or undefined behaviour (ASan + UBSan);
@@ -21,6 +22,8 @@
  *    exactly at its end, with the same method, target and version;
  *  - the server sees the framing lxlb saw: the same Content-Length and
  *    Transfer-Encoding fields and the same body kind and length;
+ *  - a body framed again by lxlb parses back, as one message, to exactly
+ *    the payload lxlb read (canonical chunks: no desync with a server);
  *  - the server sees the client's single Host, unchanged;
  *  - with forwardfor, the last X-Forwarded-For element is the client address;
  *  - no hop-by-hop field is forwarded (except lxlb's own Connection: close),
@@ -45,6 +48,7 @@
 
 #include "llhttp.h"
 #include "lb/forward.h"
+#include "lb/h1.h"
 #include "lb/http.h"
 
 #if defined(__has_include)
@@ -204,7 +208,7 @@ static int cb_value_done(llhttp_t *p)
     return 0;
 }
 
-/* As lb/session.c: stop at the end of the head and of the message. */
+/* As lb/h1.c: stop at the end of the head and of the message. */
 static int cb_pause(llhttp_t *p)
 {
     (void)p;
@@ -226,9 +230,8 @@ static void settings_init(void)
     settings.on_header_value_complete = cb_value_done;
 }
 
-/* Feed data[0..len) in pieces of at most `piece` bytes (0: whole) as
- * lb/session.c's feed() does over evbuffer segments. Returns the bytes
- * consumed; *err as feed(). */
+/* Feed data[0..len) to a reference parser, whole or in pieces. Returns
+ * the bytes consumed; *err: HPE_OK, HPE_PAUSED or the error. */
 static size_t feed(llhttp_t *p, const char *data, size_t len, size_t salt, bool split,
                    llhttp_errno_t *err)
 {
@@ -363,18 +366,6 @@ static void check_collected(const struct http_head *h, const struct ref *r)
               f->name.p, (int)h->hdrs[i].value_len, http_hdr_value(h, i), (int)f->value.len,
               f->value.p);
     }
-}
-
-/* lb/session.c's checks of a complete head, in the order it runs them:
- * the raw bytes (line endings, obs-fold), then http_request_verdict. */
-static int head_verdict(const llhttp_t *p, const struct http_head *h, const char *raw,
-                        size_t len)
-{
-    uint8_t st = 0;
-
-    if (!http_head_bytes_ok(&st, raw, len))
-        return 400;
-    return http_request_verdict(h, p);
 }
 
 static struct conf_header set_hdrs[] = { { "X-Forwarded-Proto", "http" } };
@@ -553,78 +544,182 @@ struct limits {
     uint32_t request_line, header_size, header_count;
 };
 
-/* One connection's worth of requests, as lb/session.c handles them. Writes
- * what happened to transcript. */
+/* The client's bytes arrive in the input buffer whole, or in small uneven
+ * reads (split), as a socket would give them. */
+struct source {
+    const char *d;   /* all of the input */
+    size_t size;     /* its length */
+    size_t given;    /* bytes put into the buffer so far */
+    bool split;      /* small reads */
+};
+
+static bool give_more(struct source *src, struct evbuffer *in)
+{
+    size_t n = src->size - src->given;
+
+    if (n == 0)
+        return false;
+    if (src->split) {
+        size_t k = 1 + ((src->given * 2654435761u + src->size) >> 7) % 11;
+        if (n > k)
+            n = k;
+    }
+    evbuffer_add(in, src->d + src->given, n);
+    src->given += n;
+    return true;
+}
+
+/* The body as the server would get it: lxlb's payload framed again, which
+ * must parse back, as one message, to the very same payload. */
+static void check_reframed(const llhttp_t *p, struct evbuffer *payload, bool chunked,
+                           struct evbuffer *transcript)
+{
+    size_t n = evbuffer_get_length(payload);
+    struct evbuffer *wire = evbuffer_new(), *copy = evbuffer_new(), *back = evbuffer_new();
+
+    evbuffer_add(copy, evbuffer_pullup(payload, -1), n);
+    if (chunked) {
+        h1w_chunk(wire, copy);
+        h1w_last_chunk(wire);
+    } else {
+        evbuffer_add_buffer(wire, copy);
+    }
+    /* Parse it back with the same reader, after a head that frames it. */
+    struct http_head h;
+    struct h1r r;
+    struct evbuffer *msg = evbuffer_new();
+    size_t used;
+    http_head_init(&h, 8192, 32768, 100);
+    h1r_init(&r, HTTP_REQUEST);
+    h1r_begin(&r, &h);
+    if (chunked)
+        evbuffer_add_printf(msg, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+    else
+        evbuffer_add_printf(msg, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n", n);
+    evbuffer_add_buffer(msg, wire);
+    CHECK(h1r_head(&r, msg, &used) == H1_HEAD, "re-framed body: head");
+    h1r_body_begin(&r, h1r_request_body(&r));
+    enum h1_res res = n || chunked ? h1r_body(&r, msg, back, (size_t)-1, &used) : H1_DONE;
+    CHECK(res == H1_DONE && evbuffer_get_length(msg) == 0,
+          "the re-framed body does not parse back as one message (%d, %zu left)", (int)res,
+          evbuffer_get_length(msg));
+    CHECK(evbuffer_get_length(back) == n &&
+              (!n || !memcmp(evbuffer_pullup(back, -1), evbuffer_pullup(payload, -1), n)),
+          "the re-framed body's payload differs (%zu vs %zu bytes)", evbuffer_get_length(back), n);
+    (void)p;
+    evbuffer_add_printf(transcript, "P%zu;", n);
+    http_head_free(&h);
+    evbuffer_free(msg);
+    evbuffer_free(wire);
+    evbuffer_free(copy);
+    evbuffer_free(back);
+}
+
+/* Read one body with lb/h1.c as lxlb's client side does (at most 64 KiB a
+ * call). -1: it ended badly (incomplete or malformed). */
+static int read_body(struct h1r *r, struct evbuffer *in, struct source *src,
+                     struct evbuffer *payload, size_t *consumed)
+{
+    for (;;) {
+        size_t used;
+        enum h1_res res = h1r_body(r, in, payload, 65536, &used);
+        *consumed += used;
+        if (res == H1_DONE)
+            return 0;
+        if (res == H1_ERR)
+            return -1;
+        if (evbuffer_get_length(in) == 0 && !give_more(src, in))
+            return -1;
+    }
+}
+
+/* One connection's worth of requests, read with lb/h1.c and checked as
+ * lb/h1c.c checks them. Writes what happened to transcript. */
 static void run(const uint8_t *data, size_t size, const struct limits *lim, bool split,
                 struct evbuffer *transcript)
 {
     struct http_head head;
-    struct pctx c = { .head = &head };
-    llhttp_t p;
-    const char *d = (const char *)data;
-    size_t pos = 0;
+    struct pctx rc = { 0 };
+    struct h1r r;
+    struct source src = { (const char *)data, size, 0, split };
+    struct evbuffer *in = evbuffer_new(), *payload = evbuffer_new();
+    size_t pos = 0; /* input bytes consumed so far */
 
     http_head_init(&head, lim->request_line, lim->header_size, lim->header_count);
-    llhttp_init(&p, HTTP_REQUEST, &settings);
-    p.data = &c;
-    for (int msg = 0; msg < MAX_MSGS && pos < size; msg++) {
-        llhttp_errno_t err;
+    h1r_init(&r, HTTP_REQUEST);
+    for (int msg = 0; msg < MAX_MSGS && (pos < size || evbuffer_get_length(in)); msg++) {
+        size_t start = pos, used;
+        enum h1_res res;
         http_head_reset(&head);
-        ref_reset(&c.ref);
-        size_t start = pos;
-        size_t used = feed(&p, d + pos, size - pos, pos, split, &err);
-        pos += used;
-        if (err == HPE_OK) {
+        h1r_begin(&r, &head);
+        for (;;) {
+            if (evbuffer_get_length(in) == 0 && !give_more(&src, in)) {
+                res = H1_MORE;
+                break;
+            }
+            res = h1r_head(&r, in, &used);
+            pos += used;
+            if (res != H1_MORE)
+                break;
+        }
+        if (res == H1_MORE) {
             evbuffer_add_printf(transcript, "M%d:incomplete;", msg);
             break;
         }
-        if (err != HPE_PAUSED) {
-            int st = err == HPE_USER && head.limit_status ? head.limit_status : 400;
-            if (err == HPE_USER)
-                CHECK(head.limit_status, "HPE_USER without a limit status");
+        if (res == H1_ERR) {
+            CHECK(r.status >= 400 && r.status < 500 && r.why, "an error without status or reason");
             /* Which error comes first (a limit or a bad byte) may depend on
-             * where reads end: span callbacks run at the end of each read.
-             * Both are rejections; only that is compared. */
-            (void)st;
+             * where reads end: only that it is a rejection is compared. */
             evbuffer_add_printf(transcript, "M%d:error;", msg);
             break;
         }
-        /* Paused at the end of the head. */
-        check_collected(&head, &c.ref);
+        /* The head as llhttp itself reports it, parsed apart. */
+        llhttp_t q;
+        llhttp_errno_t err;
+        ref_reset(&rc.ref);
+        llhttp_init(&q, HTTP_REQUEST, &settings);
+        q.data = &rc;
+        size_t n = feed(&q, (const char *)data + start, pos - start, 0, false, &err);
+        CHECK(err == HPE_PAUSED && n == pos - start, "llhttp alone reads the head differently");
+        check_collected(&head, &rc.ref);
 #ifdef HAVE_COOKIE
         if (!split)
-            fuzz_cookies(&c.ref);
+            fuzz_cookies(&rc.ref);
 #endif
-        int verdict = head_verdict(&p, &head, d + start, used);
+        const llhttp_t *p = &r.parser;
+        const char *why = NULL;
+        int verdict = http_request_verdict(&head, p, &why);
+        CHECK(!verdict || why, "a refusal without a reason");
+        enum h1_body kind = h1r_request_body(&r);
         /* FUZZ_SKIP=version: act as if lxlb refused what is not HTTP/1.x. */
-        if (!verdict && skip("version") && (p.http_major != 1 || p.http_minor > 1))
+        if (!verdict && skip("version") && (p->http_major != 1 || p->http_minor > 1))
             verdict = 400;
         evbuffer_add_printf(transcript, "M%d:head %d;", msg, verdict);
         if (verdict)
             break;
-        bool chunked = p.flags & F_CHUNKED;
-        bool body = chunked || p.content_length > 0;
-        check_forward(&p, &head, &c.ref, (data[0] & 1) != 0, transcript);
-        if (!body) {
-            llhttp_reset(&p);
+        check_forward(p, &head, &rc.ref, (data[0] & 1) != 0, transcript);
+        /* lb/h1c.c refuses a body whose first bytes (those already read) are
+         * malformed before the head goes anywhere; what arrives later fails
+         * as the body is read. Either way the body is bad: one outcome. */
+        if (kind != H1_BODY_NONE && !h1r_body_prefix_ok(&r, in)) {
+            evbuffer_add_printf(transcript, "M%d:body bad;", msg);
+            break;
+        }
+        h1r_body_begin(&r, kind);
+        if (kind == H1_BODY_NONE)
             continue;
-        }
-        llhttp_resume(&p);
-        used = feed(&p, d + pos, size - pos, pos, split, &err);
-        pos += used;
-        if (err == HPE_OK) {
-            evbuffer_add_printf(transcript, "M%d:body incomplete;", msg);
+        evbuffer_drain(payload, (size_t)-1);
+        if (read_body(&r, in, &src, payload, &pos) < 0) {
+            evbuffer_add_printf(transcript, "M%d:body bad;", msg);
             break;
         }
-        if (err != HPE_PAUSED) {
-            evbuffer_add_printf(transcript, "M%d:body error;", msg);
-            break;
-        }
+        check_reframed(p, payload, kind == H1_BODY_CHUNKED, transcript);
         evbuffer_add_printf(transcript, "M%d:body %zu;", msg, pos);
-        llhttp_reset(&p);
     }
     http_head_free(&head);
-    ref_free(&c.ref);
+    ref_free(&rc.ref);
+    evbuffer_free(in);
+    evbuffer_free(payload);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

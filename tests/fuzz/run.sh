@@ -1,6 +1,6 @@
 #!/bin/bash
 # tests/fuzz/run.sh [SECONDS] - build lxlb's libFuzzer target (request path:
-# llhttp as lb/session.c configures it, lb/http.c, lb/forward.c) into
+# lb/h1.c, lb/http.c, lb/forward.c) into
 # build/fuzz/ and run it for SECONDS (default 60). Prints the executions run;
 # exits non-zero when the fuzzer finds a crash or a broken invariant (the input
 # is saved in build/fuzz/artifacts/; replay it with
@@ -59,7 +59,7 @@ fi
 mkdir -p "$OUT/corpus" "$OUT/artifacts"
 BIN=$OUT/fuzz_request
 [ "$FUZZ_LLHTTP_STRICT" = 1 ] && BIN=$OUT/fuzz_request_strict
-SRCS=("$ROOT/tests/fuzz/fuzz_request.c" "$ROOT/lb/http.c" "$ROOT/lb/forward.c"
+SRCS=("$ROOT/tests/fuzz/fuzz_request.c" "$ROOT/lb/http.c" "$ROOT/lb/forward.c" "$ROOT/lb/h1.c"
       "$LLHTTP_DIR/api.c" "$LLHTTP_DIR/http.c" "$LLHTTP_DIR/llhttp.c")
 # Persistence cookies (lb/cookie.c), once they exist: forward.c uses them.
 [ -f "$ROOT/lb/cookie.c" ] && SRCS+=("$ROOT/lb/cookie.c")

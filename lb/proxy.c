@@ -274,7 +274,7 @@ oom:
 
 struct backend *proxy_find_backend(struct proxy *px, const char *name)
 {
-    for (size_t i = 0; i < px->nbackends; i++)
+    for (size_t i = 0; name && i < px->nbackends; i++) /* NULL: routes only */
         if (!strcmp(px->backends[i]->name, name))
             return px->backends[i];
     return NULL;

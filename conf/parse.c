@@ -387,7 +387,7 @@ static bool reg_name_ok(const char *s, size_t n)
                 return false;
             i += 2;
         } else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                     (c >= '0' && c <= '9') || strchr("-._~!$&'()*+,;=", c))) {
+                     (c >= '0' && c <= '9') || (c && strchr("-._~!$&'()*+,;=", c)))) {
             return false;
         }
     }

@@ -418,7 +418,7 @@ static size_t scheme_len(const char *s, size_t len)
     size_t i = 0;
 
     while (i < len && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-                       (i > 0 && ((s[i] >= '0' && s[i] <= '9') || strchr("+-.", s[i])))))
+                       (i > 0 && ((s[i] >= '0' && s[i] <= '9') || (s[i] && strchr("+-.", s[i]))))))
         i++;
     if (i == 0 || len - i < 3 || memcmp(s + i, "://", 3) != 0)
         return 0;
@@ -432,7 +432,7 @@ void route_target_split(const char *target, size_t len, struct route_target *out
 
     memset(out, 0, sizeof(*out));
     if (!target || !len) {
-        out->path = "";
+        out->path = target ? target : "";
         return;
     }
     skip = target[0] != '/' ? scheme_len(target, len) : 0;

@@ -410,6 +410,9 @@ static void test_authority_table(void)
         { "a\\b", false }, { "caf\xc3\xa9", false }, { "a\tb", false },
     };
 
+    /* strchr() finds the terminating NUL: a NUL must not pass as a sub-delim. */
+    CHECK(!conf_authority_ok("a\0b", 3));
+    CHECK(!conf_authority_ok("ab\0", 3));
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
         bool ok = conf_authority_ok(t[i].s, strlen(t[i].s));
         CHECK(ok == t[i].ok);

@@ -121,6 +121,10 @@ static void test_injection_refused(void)
         CHECK(redirect_response(&a, &rq, &b) == 400);
         CHECK(b.len == 0);
     }
+    /* A NUL in Host (found by fuzz_route: strchr matches the terminator). */
+    struct redirect_req nul = { .host = "h\0", .host_len = 2, .target = "/",
+                                .target_len = 1, .http_minor = 1 };
+    CHECK(redirect_response(&https, &nul, &b) == 400 && b.len == 0);
     /* A bad absolute-form authority is refused too, whatever Host says. */
     struct redirect_req rq = req(false, "good", "http://ev il/x");
     CHECK(redirect_response(&https, &rq, &b) == 400);

@@ -19,6 +19,8 @@ struct ctr_block;
 
 /* One distinct path prefix of a route set. */
 struct route_prefix {
+    uint64_t head;     /* its first 8 bytes, big-endian, zero-padded: most
+                        * comparisons of the binary search end here */
     const char *bytes; /* the prefix (the route's path_prefix, "" for none) */
     uint32_t len;      /* bytes */
     int32_t parent;    /* index of the longest shorter prefix of this one in the

@@ -50,6 +50,25 @@ static int prefix_cmp(const char *a, size_t alen, const char *b, size_t blen)
     return (alen > blen) - (alen < blen);
 }
 
+/* The first 8 bytes of s as a big-endian number, zero-padded: numbers
+ * order as the byte strings do (a shorter string, padded, never sorts after
+ * a longer one it begins), so equal heads alone need a full compare. */
+static inline uint64_t head8(const char *s, size_t n)
+{
+    uint64_t v = 0;
+
+    if (n >= 8) {
+        memcpy(&v, s, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        v = __builtin_bswap64(v);
+#endif
+        return v;
+    }
+    for (size_t i = 0; i < 8; i++)
+        v = v << 8 | (i < n ? (unsigned char)s[i] : 0);
+    return v;
+}
+
 static int ent_cmp(const void *pa, const void *pb)
 {
     const struct route_ent *a = pa, *b = pb;
@@ -107,6 +126,7 @@ static int set_build(struct route_set *s, const struct conf_route *routes,
 
         if (!s->nprefixes || prefix_cmp(p->bytes, p->len, e[i].bytes, e[i].len) != 0) {
             p = &s->prefixes[s->nprefixes++];
+            p->head = head8(e[i].bytes, e[i].len);
             p->bytes = e[i].bytes;
             p->len = e[i].len;
             p->first = i;
@@ -127,10 +147,29 @@ static void set_free(struct route_set *s)
     free(s->idx);
 }
 
+/* The request's side of a match: computed once, used on every set. */
+struct route_req {
+    const char *path; /* up to '?' */
+    size_t plen;      /* bytes */
+    uint64_t phead;   /* head8 of path */
+    uint64_t bit;     /* the method's bit in conf_route.methods, 0: none */
+};
+
+static int head_cmp(const struct route_prefix *p, const struct route_req *q)
+{
+    if (p->head != q->phead)
+        return p->head < q->phead ? -1 : 1;
+    if (p->len <= 8 && q->plen <= 8)
+        return (p->len > q->plen) - (p->len < q->plen);
+    return prefix_cmp(p->bytes, p->len, q->path, q->plen);
+}
+
 /* Lowers *best to the lowest route of s that matches path and method. */
 static void set_match(const struct route_set *s, const struct conf_route *routes,
-                      const char *path, size_t plen, uint64_t bit, uint32_t *best)
+                      const struct route_req *q, uint32_t *best)
 {
+    const char *path = q->path;
+    size_t plen = q->plen;
     uint32_t lo = 0, hi = s->nprefixes;
     size_t common = 0;
 
@@ -140,7 +179,7 @@ static void set_match(const struct route_set *s, const struct conf_route *routes
         uint32_t mid = lo + (hi - lo) / 2;
         const struct route_prefix *p = &s->prefixes[mid];
 
-        if (prefix_cmp(p->bytes, p->len, path, plen) <= 0)
+        if (head_cmp(p, q) <= 0)
             lo = mid + 1;
         else
             hi = mid;
@@ -161,7 +200,7 @@ static void set_match(const struct route_set *s, const struct conf_route *routes
 
             if (r >= *best)
                 break;
-            if (!routes[r].methods || (routes[r].methods & bit)) {
+            if (!routes[r].methods || (routes[r].methods & q->bit)) {
                 *best = r;
                 break;
             }
@@ -332,7 +371,9 @@ int route_conf_load(struct conf *c, char *err, size_t errlen)
 
 /* ------------------------------------------------------------ matching */
 
-size_t route_host_norm(const char *host, size_t len, char *out)
+/* The bytes of host that are compared: no port, no trailing dot. 0 when
+ * empty or too long for any route. */
+static size_t host_len(const char *host, size_t len)
 {
     const char *end;
     size_t n;
@@ -345,39 +386,54 @@ size_t route_host_norm(const char *host, size_t len, char *out)
         end = memchr(host, ':', len), n = end ? (size_t)(end - host) : len;
     if (n && host[n - 1] == '.')
         n--;
-    if (n >= ROUTE_HOST_MAX)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)host[i];
-        out[i] = (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
-    }
+    return n < ROUTE_HOST_MAX ? n : 0;
+}
+
+static inline unsigned char lower(unsigned char c)
+{
+    return (unsigned char)(c + ((unsigned char)(c - 'A') < 26 ? 'a' - 'A' : 0));
+}
+
+size_t route_host_norm(const char *host, size_t len, char *out)
+{
+    size_t n = host_len(host, len);
+
+    for (size_t i = 0; i < n; i++)
+        out[i] = (char)lower((unsigned char)host[i]);
     return n;
 }
 
-/* The exact name's routes and those of each wildcard level of the host. */
+/* The exact name's routes and those of each wildcard level of the host:
+ * lowercased and hashed in one pass from its end. */
 static void match_host(const struct route_table *t, const char *host, size_t hostlen,
-                       const char *path, size_t plen, uint64_t bit, uint32_t *best)
+                       const struct route_req *q, uint32_t *best)
 {
     char key[ROUTE_HOST_MAX];
-    size_t n = route_host_norm(host, hostlen, key);
+    size_t n = host_len(host, hostlen);
     uint32_t h = ROUTE_HASH_SEED, dots = 0;
     bool wild = t->suffix.n > 0;
     const struct route_set *s;
 
     if (!n)
         return;
-    for (size_t i = n; i-- > 0;) {
-        h = route_hash_step(h, (unsigned char)key[i]);
+    for (size_t i = n; !wild && i-- > 0;) { /* no wildcard routes: the short loop */
+        unsigned char c = lower((unsigned char)host[i]);
+        key[i] = (char)c;
+        h = route_hash_step(h, c);
+    }
+    for (size_t i = n; wild && i-- > 0;) {
+        unsigned char c = lower((unsigned char)host[i]);
+
+        key[i] = (char)c;
+        h = route_hash_step(h, c);
         /* ".example.com" of "a.example.com"; a leading dot is no label. */
-        if (key[i] != '.' || !wild || i == 0)
+        if (c != '.' || i == 0 || dots > t->suffix.max_dots)
             continue;
-        if (++dots > t->suffix.max_dots)
-            wild = false;
-        else if ((s = hash_get(&t->suffix, h, key + i, n - i)))
-            set_match(s, t->routes, path, plen, bit, best);
+        if (++dots <= t->suffix.max_dots && (s = hash_get(&t->suffix, h, key + i, n - i)))
+            set_match(s, t->routes, q, best);
     }
     if ((s = hash_get(&t->exact, h, key, n)))
-        set_match(s, t->routes, path, plen, bit, best);
+        set_match(s, t->routes, q, best);
 }
 
 const struct conf_route *route_match(const struct route_table *t, const char *host,
@@ -385,18 +441,18 @@ const struct conf_route *route_match(const struct route_table *t, const char *ho
                                      int method)
 {
     uint32_t best = UINT32_MAX;
-    uint64_t bit = method >= 0 && method < 64 ? 1ull << method : 0;
-    const char *q;
+    struct route_req q = { path ? path : "", path ? pathlen : 0, 0,
+                           method >= 0 && method < 64 ? 1ull << method : 0 };
+    const char *qm;
 
     if (!t)
         return NULL;
-    if (!path)
-        path = "", pathlen = 0;
-    if ((q = memchr(path, '?', pathlen)))
-        pathlen = (size_t)(q - path);
+    if ((qm = memchr(q.path, '?', q.plen)))
+        q.plen = (size_t)(qm - q.path);
+    q.phead = head8(q.path, q.plen);
     if (t->exact.n || t->suffix.n)
-        match_host(t, host, hostlen, path, pathlen, bit, &best);
-    set_match(&t->any, t->routes, path, pathlen, bit, &best);
+        match_host(t, host, hostlen, &q, &best);
+    set_match(&t->any, t->routes, &q, &best);
     return best == UINT32_MAX ? NULL : &t->routes[best];
 }
 

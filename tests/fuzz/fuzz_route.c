@@ -1,9 +1,9 @@
 /* tests/fuzz/fuzz_route.c - libFuzzer target over routing and redirects:
  * lb/route.c (route_match, route_target_split) and lb/redirect.c.
  *
- * The input's first bytes describe a table of up to 32 routes (host: none,
- * exact or wildcard, from a small set of names so that they overlap; path
- * prefix; methods); the rest is requests, one per line: a method byte, the
+ * The input's first bytes describe a table of up to 32 routes, 4 bytes each
+ * (host: none, exact or wildcard, from a small set of names so that they
+ * overlap; path prefix; methods); the rest is requests, one per line: a method byte, the
  * Host value, a space, the request target.
  *
  * Invariants (any violation aborts, so libFuzzer saves the input):
@@ -44,16 +44,22 @@
 
 static const char *const names[] = { "a", "b", "a.b", "b.a", "x.a.b", "example.com",
                                      "www.example.com", "[::1]" };
+/* Prefixes that nest and share their first 8 bytes, as real ones do. */
+static const char *const prefixes[] = { "/", "/a", "/a/", "/ab", "/api/", "/api/v1/",
+                                        "/api/v1/users", "/api/v1/users/", "/api/v1/usage",
+                                        "/api/v2/", "/static/", "/static/img/",
+                                        "/a/a/a/a/a", "/a/a/a/a/b", "/a/a/a/a/a/a",
+                                        "/api/v1/users/x/y/z" };
 static const int methods[] = { HTTP_GET, HTTP_POST, HTTP_HEAD, HTTP_PUT, HTTP_DELETE };
 
 struct table {
     struct conf_frontend f;
     struct conf_route r[MAX_ROUTES];
     char keys[MAX_ROUTES][24];
-    char paths[MAX_ROUTES][8];
+    char paths[MAX_ROUTES][24];
 };
 
-/* Three bytes per route: host kind and name, path prefix, methods. */
+/* Four bytes per route: host kind and name, path prefix (two), methods. */
 static size_t table_from(const uint8_t *d, size_t n, struct table *t)
 {
     size_t nr = n ? d[0] % MAX_ROUTES + 1 : 0, pos = 1;
@@ -61,9 +67,9 @@ static size_t table_from(const uint8_t *d, size_t n, struct table *t)
     memset(t, 0, sizeof(*t));
     t->f.name = "fuzz";
     t->f.routes = t->r;
-    for (size_t i = 0; i < nr && pos + 3 <= n; i++, pos += 3) {
+    for (size_t i = 0; i < nr && pos + 4 <= n; i++, pos += 4) {
         struct conf_route *r = &t->r[t->f.nroutes++];
-        uint8_t h = d[pos], p = d[pos + 1], m = d[pos + 2];
+        uint8_t h = d[pos], p = d[pos + 1], p2 = d[pos + 2], m = d[pos + 3];
 
         r->index = (uint32_t)i;
         r->host_match = (enum conf_host_match)(h % 3);
@@ -73,11 +79,15 @@ static size_t table_from(const uint8_t *d, size_t n, struct table *t)
             r->host_key = t->keys[i];
             r->host_key_len = strlen(t->keys[i]);
         }
-        if (p & 1) { /* "/" then up to 3 of "/ab" */
-            size_t len = 1 + (p >> 1) % 4;
+        if ((p & 3) == 3) {
+            snprintf(t->paths[i], sizeof(t->paths[i]), "%s", prefixes[(p >> 2) % 16]);
+            r->path_prefix = t->paths[i];
+            r->path_prefix_len = strlen(t->paths[i]);
+        } else if (p & 1) { /* "/" then up to 11 of "/ab": long ones pass the 8-byte heads */
+            size_t len = 1 + (p >> 2) % 12;
             t->paths[i][0] = '/';
             for (size_t k = 1; k < len; k++)
-                t->paths[i][k] = "/ab"[(p >> (2 + k)) % 3];
+                t->paths[i][k] = "/ab"[((p2 >> (k % 8)) + (p >> 5) * k) % 3];
             r->path_prefix = t->paths[i];
             r->path_prefix_len = len;
         }

@@ -1,7 +1,8 @@
 /* tests/unit/test_pp.c - lb/pp.c: PROXY protocol v1/v2 headers as HAProxy
  * 2.6 sends them (captured from `send-proxy` and `send-proxy-v2`, with and
  * without TLVs), fed whole and byte by byte; malformed and truncated ones;
- * and the builders, which must produce HAProxy's very bytes. */
+ * and the builders, which must produce HAProxy's very bytes. The vectors
+ * were captured with tests/unit/pp_capture.py (run it to see them again). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

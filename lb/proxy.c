@@ -214,7 +214,8 @@ void fe_update(struct frontend *fe, struct conf *gen, const struct conf_frontend
     conf_unref(fe->gen);
     fe->gen = gen;
     fe->conf = cf;
-    be_ref(be);
+    if (be) /* NULL: no default_backend, routes only */
+        be_ref(be);
     be_unref(fe->backend);
     fe->backend = be;
 }

@@ -286,6 +286,19 @@ def test_routes_listed_in_stats_and_metrics(backend, lxlb):
         host="old.example.com", path_prefix="", target="redirect")
 
 
+def test_routes_without_default_backend_start_and_reload(backend, lxlb):
+    cfg, aport = routes_config(backend, ROUTES)
+    del cfg["frontends"][0]["default_backend"]
+    lx = lxlb(cfg)
+    fe, = stats(aport)["frontends"]
+    assert fe["backend"] is None and len(fe["routes"]) == 3
+    with open(lx.conf_path, "w") as f:
+        json.dump(cfg, f)
+    lx.signal(signal.SIGHUP)
+    assert "reload done" in lx.wait_log(lambda t: "reload done" in t, 5)
+    assert lx.alive() and stats(aport)["frontends"][0]["backend"] is None
+
+
 def test_routes_follow_a_reload(backend, lxlb):
     cfg, aport = routes_config(backend, ROUTES)
     lx = lxlb(cfg)

@@ -8,25 +8,10 @@
 #ifndef LXLB_REDIRECT_H
 #define LXLB_REDIRECT_H
 
-#include <stdbool.h>
-#include <stddef.h>
-
 #include "conf/conf-t.h"
+#include "lb/redirect-t.h"
 
 struct hbuf;
-
-/* The request as the redirect needs it, all as received. */
-struct redirect_req {
-    bool https;          /* it came over TLS: its scheme is https */
-    const char *host;    /* the Host field value, NULL: none */
-    size_t host_len;     /* bytes */
-    const char *target;  /* the request target (an absolute-form target's
-                          * authority is used in place of host) */
-    size_t target_len;   /* bytes */
-    int http_minor;      /* HTTP/1.x: 1.0 needs "Connection: keep-alive" said */
-    bool keepalive;      /* the connection stays open after this answer */
-    bool head;           /* HEAD: the same head, no body */
-};
 
 /* The Location value for rd and rq, appended to out. 0, or 400 (out as it
  * was) when what it would copy from the request is not safe: no host or a

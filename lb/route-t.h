@@ -56,6 +56,18 @@ struct route_hash {
                                * host are not looked up */
 };
 
+/* What routing and redirects read of a request target. */
+struct route_target {
+    const char *authority; /* absolute-form "http://host:port/...": host:port;
+                            * NULL for origin-form */
+    size_t authority_len;  /* bytes */
+    const char *path;      /* from its '/' up to '?' or the end ("*" for
+                            * asterisk-form; "" for "http://host") */
+    size_t path_len;       /* bytes */
+    const char *query;     /* after '?' (without it), NULL: no '?' */
+    size_t query_len;      /* bytes */
+};
+
 struct route_table {
     const struct conf_route *routes; /* the frontend's, in config order */
     uint32_t nroutes;                /* entries in routes */

@@ -50,18 +50,7 @@ uint64_t route_requests(const struct route_table *t, size_t i);
  * Its length; 0 when empty or too long. */
 size_t route_host_norm(const char *host, size_t len, char *out);
 
-/* What routing and redirects read of a request target. */
-struct route_target {
-    const char *authority; /* absolute-form "http://host:port/...": host:port;
-                            * NULL for origin-form */
-    size_t authority_len;  /* bytes */
-    const char *path;      /* from its '/' up to '?' or the end ("*" for
-                            * asterisk-form; "" for "http://host") */
-    size_t path_len;       /* bytes */
-    const char *query;     /* after '?' (without it), NULL: no '?' */
-    size_t query_len;      /* bytes */
-};
-
+/* Cut a request target into what routing and redirects read (lb/route-t.h). */
 void route_target_split(const char *target, size_t len, struct route_target *out);
 
 #endif

@@ -29,7 +29,7 @@ LLHTTP_OBJ := $(BUILD)/llhttp/api.o $(BUILD)/llhttp/http.o $(BUILD)/llhttp/llhtt
 UNIT_SRC   := $(wildcard tests/unit/*.c)
 UNIT_OBJ   := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps test unit integration lxc-test demo demo-stop bench fuzz clean install uninstall
+.PHONY: all deps test unit integration lxc-test demo demo-stop bench bench-route fuzz clean install uninstall
 
 all: $(BUILD)/lxlb
 
@@ -87,7 +87,8 @@ demo:
 	$(MAKE) all
 	tests/lxc/demo.sh $(BUILD)/lxlb
 
-# libFuzzer over the request path (clang); `make fuzz FUZZ_SECONDS=3600` for a long run.
+# libFuzzer over the request path, PROXY headers and routing (clang), the time
+# split between them; `make fuzz FUZZ_SECONDS=3600` for a long run.
 FUZZ_SECONDS ?= 300
 fuzz:
 	tests/deps.sh
@@ -100,6 +101,13 @@ bench:
 	tests/deps.sh
 	$(MAKE) all
 	bench/run.sh $(BUILD)/lxlb
+
+# Nanoseconds per routing decision, 1,000 routes (bench/bench_route.c).
+$(BUILD)/bench_route: $(BUILD)/bench/bench_route.o $(LIB_OBJ) $(LLHTTP_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+bench-route: $(BUILD)/bench_route
+	$(BUILD)/bench_route
 
 clean:
 	rm -rf $(BUILD)
@@ -140,4 +148,4 @@ uninstall:
 	    $(DESTDIR)$(SYSCONFDIR)/logrotate.d/lxlb
 	@echo "uninstall: $(DESTDIR)$(SYSCONFDIR)/lxlb/ left in place"
 
--include $(OBJ:.o=.d) $(UNIT_OBJ:.o=.d)
+-include $(OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BUILD)/bench/bench_route.d

@@ -4,6 +4,7 @@
  * family is written whole, HELP and TYPE first, as the format requires: a
  * new figure is one line in a table, not a new loop. */
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <string.h>
 #include <event2/buffer.h>
@@ -12,6 +13,7 @@
 #include "lb/backend-t.h"
 #include "lb/ctr.h"
 #include "lb/proxy-t.h"
+#include "lb/route.h"
 #include "lb/server.h"
 
 #ifndef LXLB_VERSION
@@ -206,6 +208,31 @@ static void server_states(struct out *o, const struct proxy *px)
         }
 }
 
+/* One series per route: requests it took, labelled with what it matches and
+ * where it sends them (a backend's name, or "redirect"). */
+static void routes(struct out *o, const struct proxy *px)
+{
+    char idx[24];
+
+    family(o, "lxlb_route_requests_total", "counter", "Requests that took this route.");
+    for (size_t i = 0; i < px->nfrontends; i++) {
+        const struct conf_frontend *cf = px->frontends[i]->conf;
+
+        for (size_t j = 0; cf && cf->route_table && j < cf->nroutes; j++) {
+            const struct conf_route *r = &cf->routes[j];
+
+            snprintf(idx, sizeof(idx), "%zu", j);
+            put(o, "lxlb_route_requests_total");
+            label(o, "{", "frontend", px->frontends[i]->name);
+            label(o, ",", "route", idx);
+            label(o, ",", "host", r->host ? r->host : "");
+            label(o, ",", "path_prefix", r->path_prefix ? r->path_prefix : "");
+            label(o, ",", "target", r->backend_name ? r->backend_name : "redirect");
+            value(o, (double)route_requests(cf->route_table, j));
+        }
+    }
+}
+
 int admin_metrics(const struct admin *a, struct evbuffer *b)
 {
     struct out o = { b, false };
@@ -217,6 +244,7 @@ int admin_metrics(const struct admin *a, struct evbuffer *b)
     family(&o, "lxlb_uptime_seconds", "gauge", "Seconds since lxlb started.");
     put(&o, "lxlb_uptime_seconds %.3f\n", (admin_mono_ms() - a->started_ms) / 1000.0);
     frontends(&o, a->px);
+    routes(&o, a->px);
     backends(&o, a->px);
     server_states(&o, a->px);
     for (size_t m = 0; m < NELEM(srv_metrics); m++)

@@ -3,11 +3,13 @@
  * Counters are read straight from the proxy's structs: we run on the loop
  * that owns them, so no copy or lock is needed and the figures are exact. */
 #include <unistd.h>
+#include <llhttp.h>
 
 #include "admin/admin-int.h"
 #include "lb/ctr.h"
 #include "lb/backend-t.h"
 #include "lb/proxy-t.h"
+#include "lb/route.h"
 #include "lb/server.h"
 
 #ifndef LXLB_VERSION
@@ -80,6 +82,63 @@ oom:
     return NULL;
 }
 
+static json_t *redirect_json(const struct conf_redirect *rd)
+{
+    json_t *o = json_object();
+
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "code", json_integer(rd->code));
+    set_str(o, rd->scheme ? "scheme" : "location", rd->scheme ? rd->scheme : rd->location);
+    json_object_set_new(o, "keep_path", json_boolean(rd->keep_path));
+    return o;
+}
+
+static json_t *methods_json(uint64_t methods)
+{
+    json_t *a;
+
+    if (!methods)
+        return json_null();
+    if (!(a = json_array()))
+        return NULL;
+    for (int m = 0; m < 64; m++)
+        if (methods & (1ull << m))
+            json_array_append_new(a, json_string(llhttp_method_name((llhttp_method_t)m)));
+    return a;
+}
+
+/* One route as configured, and the requests it took. */
+static json_t *route_json(const struct conf_frontend *cf, size_t i)
+{
+    const struct conf_route *r = &cf->routes[i];
+    json_t *o = json_object();
+
+    if (!o)
+        return NULL;
+    set_u64(o, "index", i);
+    set_str(o, "host", r->host);
+    set_str(o, "path_prefix", r->path_prefix);
+    json_object_set_new(o, "methods", methods_json(r->methods));
+    set_str(o, "backend", r->backend_name);
+    json_object_set_new(o, "redirect", r->redirect.enabled ? redirect_json(&r->redirect)
+                                                           : json_null());
+    set_u64(o, "requests", route_requests(cf->route_table, i));
+    return o;
+}
+
+static json_t *routes_json(const struct conf_frontend *cf)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; a && cf && cf->route_table && i < cf->nroutes; i++)
+        if (json_array_append_new(a, route_json(cf, i)) < 0) {
+            json_decref(a);
+            return NULL;
+        }
+    return a;
+}
+
 static json_t *frontend_json(const struct frontend *fe)
 {
     json_t *o = json_object(), *binds = json_array();
@@ -98,6 +157,8 @@ static json_t *frontend_json(const struct frontend *fe)
     set_u64(o, "errors", ctr_sum(fe->ctr, CTR_ERRORS));
     set_u64(o, "bytes_in", ctr_sum(fe->ctr, CTR_BYTES_IN));
     set_u64(o, "bytes_out", ctr_sum(fe->ctr, CTR_BYTES_OUT));
+    json_object_set_new(o, "accept_proxy", json_boolean(fe->conf && fe->conf->accept_proxy));
+    json_object_set_new(o, "routes", routes_json(fe->conf));
     return o;
 oom:
     json_decref(o);

@@ -85,4 +85,11 @@ size_t conf_list(struct conf_ctx *x, const json_t *v, const char *path);
 const json_t *conf_list_item(const json_t *v, size_t i);
 const char *conf_list_path(char *buf, const json_t *v, const char *path, size_t i);
 
+/* route.c: frontends[].routes (parsed with the frontend), their backends
+ * (resolved once every backend is known), and their memory. */
+void conf_parse_routes(struct conf_ctx *x, struct conf_frontend *f, const json_t *fe,
+                       const char *fepath);
+void conf_resolve_routes(struct conf_ctx *x, struct conf *c);
+void conf_free_routes(struct conf_frontend *f);
+
 #endif

@@ -30,6 +30,8 @@ struct conf_timeouts {
     uint32_t server_ms;       /* server inactivity / response wait, default 50000 */
     uint32_t keepalive_ms;    /* idle client between requests, default 10000 */
     uint32_t http_request_ms; /* whole request head must arrive in, default 10000 */
+    uint32_t tunnel_ms;       /* an Upgrade tunnel (after 101) idle in both directions,
+                               * default 3600000 */
 };
 
 /* Request-size limits (an lxlb extension under defaults.limits). */
@@ -75,17 +77,71 @@ struct conf_header {
 };
 
 struct conf_backend;
+struct route_table;
+
+/* A PROXY protocol header lxlb sends first on a new server connection. */
+enum conf_send_proxy {
+    CONF_SEND_PROXY_NONE = 0, /* absent: none */
+    CONF_SEND_PROXY_V1,       /* "v1": the text header */
+    CONF_SEND_PROXY_V2,       /* "v2": the binary header */
+};
+
+/* A route's answer when lxlb redirects instead of forwarding. */
+struct conf_redirect {
+    bool enabled;       /* false: the route names a backend */
+    char *scheme;       /* "http" or "https" (keep host and path), NULL: location */
+    char *location;     /* absolute http(s) URL as written, NULL: scheme */
+    size_t base_len;    /* bytes of location the request's path is appended to
+                         * (keep_path): a trailing '/' is left out */
+    uint16_t code;      /* 301, 302, 303, 307 or 308; default 301 */
+    bool keep_path;     /* append the request's path and query, default true */
+};
+
+enum conf_host_match {
+    CONF_HOST_ANY = 0, /* no "host": every request */
+    CONF_HOST_EXACT,   /* "shop.example.com": that name */
+    CONF_HOST_SUFFIX,  /* "*.example.com": any name ending in ".example.com" */
+};
+
+#define CONF_HOST_MAX 255 /* bytes of a host name in a route (DNS: 253) */
+
+/* frontends[].routes[]: checked in order, the first that matches wins. */
+struct conf_route {
+    uint32_t index;                 /* position in its frontend's routes */
+    char *host;                     /* as written, NULL: any host */
+    enum conf_host_match host_match; /* how host_key is compared */
+    char *host_key;                 /* lowercased, no trailing dot; SUFFIX: with its
+                                     * leading dot (".example.com"); NULL: any host */
+    size_t host_key_len;            /* bytes of host_key */
+    char *path_prefix;              /* compared with the path before '?', byte for
+                                     * byte; NULL: any path */
+    size_t path_prefix_len;         /* bytes of path_prefix */
+    uint64_t methods;               /* bit n set: llhttp method n (enum llhttp_method)
+                                     * matches; 0: any method */
+    char *backend_name;             /* as written, NULL: a redirect */
+    struct conf_backend *backend;   /* resolved backend_name, NULL: a redirect */
+    struct conf_redirect redirect;  /* .enabled: lxlb answers with a redirect */
+};
 
 struct conf_frontend {
     char *name;                     /* unique among frontends */
     struct conf_addr *binds;        /* listen addresses */
     size_t nbinds;                  /* entries in binds, >= 1 */
     struct conf_tls tls;            /* TLS termination, .enabled false: plain */
-    char *default_backend;          /* name as written */
-    struct conf_backend *backend;   /* resolved default_backend, never NULL */
+    char *default_backend;          /* name as written, NULL: none (only with routes) */
+    struct conf_backend *backend;   /* resolved default_backend, NULL: none, so a
+                                     * request no route matches gets 404 */
     bool forwardfor;                /* append client address to X-Forwarded-For */
     struct conf_header *set_headers; /* request headers set before forwarding */
     size_t nset_headers;            /* entries in set_headers */
+    bool accept_proxy;              /* a PROXY protocol header (v1 or v2) comes
+                                     * first on each connection */
+    struct conf_route *routes;      /* in order; the first that matches wins */
+    size_t nroutes;                 /* entries in routes */
+    struct route_table *route_table; /* routes indexed for matching (lb/route.c),
+                                     * NULL until route_conf_load(); conf never
+                                     * looks inside */
+    void (*route_table_free)(struct route_table *); /* releases route_table */
 };
 
 /* One passing status range of health.expect, e.g. 200-399. */
@@ -128,6 +184,8 @@ struct conf_server {
     struct conf_addr addr; /* where to connect */
     uint32_t weight;       /* 0..256, default 1; 0 = never picked by the balancer */
     char *cookie;          /* sticky cookie value, default: the name */
+    enum conf_send_proxy send_proxy; /* PROXY header to this server, default:
+                                      * its backend's */
 };
 
 struct conf_lxc {
@@ -164,6 +222,8 @@ struct conf_backend {
     size_t nservers;            /* entries in servers */
     struct conf_lxc lxc;        /* discovery.lxc */
     struct conf_etcd etcd;      /* discovery.etcd */
+    enum conf_send_proxy send_proxy; /* PROXY header on each new server connection
+                                      * (discovered servers too), default none */
 };
 
 struct conf {

@@ -64,7 +64,7 @@ static void conf_parse_defaults(struct conf_ctx *x, struct conf *c, const json_t
 {
     static const char *const keys[] = { "timeout", "retries", "limits", NULL };
     static const char *const tkeys[] = { "connect", "client", "server", "keepalive",
-                                         "http_request", NULL };
+                                         "http_request", "tunnel", NULL };
     static const char *const lkeys[] = { "request_line", "header_size",
                                          "header_count", NULL };
     char path[CONF_PATHLEN], tpath[CONF_PATHLEN], lpath[CONF_PATHLEN];
@@ -78,6 +78,7 @@ static void conf_parse_defaults(struct conf_ctx *x, struct conf *c, const json_t
     conf_duration(x, t, tpath, "server", 50000, 1, &c->timeout.server_ms);
     conf_duration(x, t, tpath, "keepalive", 10000, 1, &c->timeout.keepalive_ms);
     conf_duration(x, t, tpath, "http_request", 10000, 1, &c->timeout.http_request_ms);
+    conf_duration(x, t, tpath, "tunnel", 3600000, 1, &c->timeout.tunnel_ms);
     /* Below these minimums ordinary browsers' requests would be refused. */
     conf_uint(x, l, lpath, "request_line", 8192, 256, 1u << 20, &c->limits.request_line);
     conf_uint(x, l, lpath, "header_size", 32768, 1024, 1u << 24, &c->limits.header_size);
@@ -208,14 +209,19 @@ static void conf_parse_frontend(struct conf_ctx *x, struct conf_frontend *f,
                                 const json_t *fe, const char *path)
 {
     static const char *const keys[] = { "name", "bind", "tls", "default_backend",
-                                        "forwardfor", "set_headers", NULL };
+                                        "forwardfor", "set_headers", "accept_proxy",
+                                        "routes", NULL };
+    const json_t *routes;
 
     if (!conf_is(x, fe, JSON_OBJECT, path, "an object"))
         return;
     conf_keys(x, fe, path, keys);
     conf_require(x, fe, path, "name");
     conf_require(x, fe, path, "bind");
-    conf_require(x, fe, path, "default_backend");
+    /* With routes, a request none of them matches gets 404 instead. */
+    routes = conf_member(fe, "routes");
+    if (!json_is_array(routes) || json_array_size(routes) == 0)
+        conf_require(x, fe, path, "default_backend");
     conf_name(x, fe, path, "name", NULL, &f->name);
     conf_parse_binds(x, f, fe, path);
     conf_parse_tls(x, &f->tls, fe, path);
@@ -223,6 +229,8 @@ static void conf_parse_frontend(struct conf_ctx *x, struct conf_frontend *f,
     /* SPEC: "everything else has the default shown", and it shows true. */
     conf_bool(x, fe, path, "forwardfor", true, &f->forwardfor);
     conf_parse_set_headers(x, f, fe, path);
+    conf_bool(x, fe, path, "accept_proxy", false, &f->accept_proxy);
+    conf_parse_routes(x, f, fe, path);
 }
 
 static void conf_parse_health(struct conf_ctx *x, struct conf_health *h,
@@ -285,10 +293,30 @@ static void conf_parse_cookie(struct conf_ctx *x, struct conf_cookie *ck,
     free(mode);
 }
 
-static void conf_parse_server(struct conf_ctx *x, struct conf_server *s,
-                              const json_t *o, const char *path, size_t idx)
+/* "v1" or "v2"; absent leaves *out (the default) alone. */
+static void conf_send_proxy(struct conf_ctx *x, const json_t *o, const char *path,
+                            enum conf_send_proxy *out)
 {
-    static const char *const keys[] = { "name", "address", "weight", "cookie", NULL };
+    char p[CONF_PATHLEN];
+    char *v = NULL;
+
+    conf_str(x, o, path, "send_proxy", NULL, &v);
+    if (v && strcmp(v, "v1") == 0)
+        *out = CONF_SEND_PROXY_V1;
+    else if (v && strcmp(v, "v2") == 0)
+        *out = CONF_SEND_PROXY_V2;
+    else if (v)
+        conf_err(x, conf_key_path(p, path, "send_proxy"), "unknown PROXY protocol version "
+                 "\"%s\" (expected \"v1\" or \"v2\")", v);
+    free(v);
+}
+
+static void conf_parse_server(struct conf_ctx *x, const struct conf_backend *b,
+                              struct conf_server *s, const json_t *o, const char *path,
+                              size_t idx)
+{
+    static const char *const keys[] = { "name", "address", "weight", "cookie", "send_proxy",
+                                        NULL };
     char p[CONF_PATHLEN], defname[32];
     json_t *addr;
 
@@ -307,6 +335,8 @@ static void conf_parse_server(struct conf_ctx *x, struct conf_server *s,
     conf_str(x, o, path, "cookie", s->name, &s->cookie);
     if (s->cookie && !conf_cookie_value_ok(s->cookie))
         conf_err(x, conf_key_path(p, path, "cookie"), "bad cookie value \"%s\"", s->cookie);
+    s->send_proxy = b->send_proxy;
+    conf_send_proxy(x, o, path, &s->send_proxy);
 }
 
 static void conf_parse_servers(struct conf_ctx *x, struct conf_backend *b,
@@ -324,7 +354,7 @@ static void conf_parse_servers(struct conf_ctx *x, struct conf_backend *b,
     if (!b->servers)
         return;
     for (size_t i = 0; i < n; i++)
-        conf_parse_server(x, &b->servers[b->nservers++], json_array_get(v, i),
+        conf_parse_server(x, b, &b->servers[b->nservers++], json_array_get(v, i),
                           conf_idx_path(ipath, path, i), i);
 }
 
@@ -406,7 +436,7 @@ static void conf_parse_backend(struct conf_ctx *x, struct conf *c, struct conf_b
 {
     static const char *const keys[] = { "name", "balance", "http_close", "redispatch",
                                         "retries", "health", "cookie", "servers",
-                                        "discovery", NULL };
+                                        "discovery", "send_proxy", NULL };
     static const char *const dkeys[] = { "lxc", "etcd", NULL };
     char p[CONF_PATHLEN], dpath[CONF_PATHLEN];
     const json_t *d;
@@ -429,6 +459,7 @@ static void conf_parse_backend(struct conf_ctx *x, struct conf *c, struct conf_b
     conf_uint(x, be, path, "retries", c->retries, 0, 100, &b->retries);
     conf_parse_health(x, &b->health, be, path);
     conf_parse_cookie(x, &b->cookie, be, path);
+    conf_send_proxy(x, be, path, &b->send_proxy); /* before the servers: their default */
     conf_parse_servers(x, b, be, path);
     d = conf_object(x, be, path, "discovery", dpath, dkeys);
     conf_parse_lxc(x, &b->lxc, d, dpath);
@@ -616,6 +647,7 @@ static struct conf *conf_build(struct conf_ctx *x, const json_t *root)
         conf_check_servers(x, &c->backends[i], i);
     conf_check_binds(x, c);
     conf_resolve_backends(x, c);
+    conf_resolve_routes(x, c);
     if (x->nerr) {
         conf_free(c);
         return NULL;
@@ -730,6 +762,7 @@ static void conf_free_frontend(struct conf_frontend *f)
         free(f->set_headers[i].value);
     }
     free(f->set_headers);
+    conf_free_routes(f);
 }
 
 static void conf_free_backend(struct conf_backend *b)

@@ -46,6 +46,23 @@ bool conf_addr_overlap(const struct conf_addr *a, const struct conf_addr *b);
 /* Loopback (127/8, ::1, ::ffff:127/104) or unix: reachable from this host only. */
 bool conf_addr_is_local(const struct conf_addr *a);
 
+/* host[:port] as a URL's authority may hold it (RFC 3986): reg-name (which
+ * covers IPv4) or [IPv6], then an optional port of at most 5 digits. Such
+ * bytes are safe to copy into a Location header. */
+bool conf_authority_ok(const char *s, size_t len);
+
+/* A route's "host": "name", "*.suffix" or "[v6]", no port. key (CONF_HOST_MAX
+ * + 1 bytes) gets the lowercased key without a trailing dot, with the
+ * suffix's leading dot (".example.com"). 0 on success, -1 with err. */
+int conf_parse_host_pattern(const char *s, enum conf_host_match *kind, char *key,
+                            size_t *keylen, char *err, size_t errlen);
+
+/* A redirect's "location": an absolute http(s) URL of visible ASCII with a
+ * valid host[:port]; with keep_path, no query or fragment. *base_len: the
+ * bytes the request's path is appended to. 0 on success, -1 with err. */
+int conf_parse_location(const char *s, bool keep_path, size_t *base_len, char *err,
+                        size_t errlen);
+
 struct conf_backend *conf_find_backend(const struct conf *c, const char *name);
 
 #endif

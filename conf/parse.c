@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -363,4 +364,198 @@ bool conf_status_expected(const struct conf_health *h, int status)
         if (status >= h->expect[i].lo && status <= h->expect[i].hi)
             return true;
     return false;
+}
+
+/* ---- host names, authorities and URLs (routes and redirects) ---- */
+
+static bool hexdig(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* RFC 3986 reg-name (which covers IPv4address): unreserved, pct-encoded,
+ * sub-delims. None of these can end a header line or a URL's authority. */
+static bool reg_name_ok(const char *s, size_t n)
+{
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c == '%') {
+            if (i + 2 >= n || !hexdig(s[i + 1]) || !hexdig(s[i + 2]))
+                return false;
+            i += 2;
+        } else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                     (c >= '0' && c <= '9') || (c && strchr("-._~!$&'()*+,;=", c)))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* "[" IPv6 "]": hex digits, ':' and '.' (an embedded IPv4) only; IPvFuture
+ * and zone identifiers are not accepted. */
+static bool ip_literal_ok(const char *s, size_t n)
+{
+    if (n < 4 || s[0] != '[' || s[n - 1] != ']')
+        return false;
+    for (size_t i = 1; i + 1 < n; i++)
+        if (!hexdig(s[i]) && s[i] != ':' && s[i] != '.')
+            return false;
+    return true;
+}
+
+bool conf_authority_ok(const char *s, size_t len)
+{
+    const char *colon;
+    size_t hostlen;
+
+    if (len && s[0] == '[') {
+        const char *end = memchr(s, ']', len);
+        hostlen = end ? (size_t)(end - s) + 1 : len;
+        if (!ip_literal_ok(s, hostlen))
+            return false;
+    } else {
+        colon = memchr(s, ':', len);
+        hostlen = colon ? (size_t)(colon - s) : len;
+        if (!reg_name_ok(s, hostlen))
+            return false;
+    }
+    if (hostlen == len)
+        return true;
+    if (s[hostlen] != ':' || len - hostlen - 1 > 5)
+        return false;
+    uint64_t port = 0;
+    /* RFC 3986 allows an empty port ("host:"). */
+    return hostlen + 1 == len || parse_digits(s + hostlen + 1, len - hostlen - 1, 65535,
+                                               &port) == 0;
+}
+
+/* A DNS name as routes write it: labels of letters, digits, '-' and '_'
+ * (internal names use it), 1-63 bytes each. */
+static int dns_name_ok(const char *s, size_t n, char *err, size_t errlen)
+{
+    size_t label = 0;
+
+    if (n == 0 || n > 253) {
+        parse_err(err, errlen, "a host name is 1-253 bytes");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c == '.') {
+            if (label == 0) {
+                parse_err(err, errlen, "empty label (\"..\" or a leading dot)");
+                return -1;
+            }
+            label = 0;
+        } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                   (c >= '0' && c <= '9') || c == '-' || c == '_') {
+            if (++label > 63) {
+                parse_err(err, errlen, "a label is at most 63 bytes");
+                return -1;
+            }
+        } else if (c == '*') {
+            parse_err(err, errlen, "'*' is only allowed as the whole first label, "
+                      "as in \"*.example.com\"");
+            return -1;
+        } else if (c == ':') {
+            parse_err(err, errlen, "no port here: a route matches the host on any port");
+            return -1;
+        } else {
+            parse_err(err, errlen, "character 0x%02x not allowed in a host name "
+                      "(letters, digits, '-', '_' and '.')", c);
+            return -1;
+        }
+    }
+    if (label == 0) {
+        parse_err(err, errlen, "empty label at the end");
+        return -1;
+    }
+    return 0;
+}
+
+int conf_parse_host_pattern(const char *s, enum conf_host_match *kind, char *key,
+                            size_t *keylen, char *err, size_t errlen)
+{
+    size_t n = strlen(s), off = 0;
+
+    *kind = CONF_HOST_EXACT;
+    if (strcmp(s, "*") == 0) {
+        parse_err(err, errlen, "\"*\" alone: leave \"host\" out to match every host");
+        return -1;
+    }
+    if (n && s[n - 1] == '.') /* the root's dot: "example.com." is "example.com" */
+        n--;
+    if (n >= 2 && s[0] == '*' && s[1] == '.') {
+        *kind = CONF_HOST_SUFFIX;
+        off = 1; /* the key keeps its dot: ".example.com" */
+        if (dns_name_ok(s + 2, n - 2, err, errlen) < 0)
+            return -1;
+    } else if (n && s[0] == '[') {
+        char a[INET6_ADDRSTRLEN];
+        struct in6_addr in6;
+
+        if (n < 3 || s[n - 1] != ']' || n - 2 >= sizeof(a)) {
+            parse_err(err, errlen, "an IPv6 host is written [addr], with no port");
+            return -1;
+        }
+        memcpy(a, s + 1, n - 2);
+        a[n - 2] = '\0';
+        if (inet_pton(AF_INET6, a, &in6) != 1) {
+            parse_err(err, errlen, "bad IPv6 address");
+            return -1;
+        }
+    } else if (dns_name_ok(s, n, err, errlen) < 0) {
+        return -1;
+    }
+    *keylen = n - off;
+    for (size_t i = 0; i < *keylen; i++)
+        key[i] = (char)tolower((unsigned char)s[off + i]);
+    key[*keylen] = '\0';
+    return 0;
+}
+
+/* Location bytes go into a header line: visible ASCII only. */
+static bool visible_ascii(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+            return false;
+    return true;
+}
+
+int conf_parse_location(const char *s, bool keep_path, size_t *base_len, char *err,
+                        size_t errlen)
+{
+    size_t n = strlen(s), skip, alen;
+
+    if (!visible_ascii(s)) {
+        parse_err(err, errlen, "only visible ASCII (no space, CR, LF, control or 8-bit "
+                  "byte: percent-encode them)");
+        return -1;
+    }
+    if (strncasecmp(s, "http://", 7) == 0)
+        skip = 7;
+    else if (strncasecmp(s, "https://", 8) == 0)
+        skip = 8;
+    else {
+        parse_err(err, errlen, "not an absolute http:// or https:// URL");
+        return -1;
+    }
+    alen = strcspn(s + skip, "/?#");
+    if (!conf_authority_ok(s + skip, alen)) {
+        parse_err(err, errlen, "bad host[:port] \"%.*s\"", (int)alen, s + skip);
+        return -1;
+    }
+    if (keep_path && strpbrk(s + skip, "?#")) {
+        parse_err(err, errlen, "has a query or fragment: the request's path cannot be "
+                  "appended (set \"keep_path\": false)");
+        return -1;
+    }
+    /* "https://a/" + "/x" must give "https://a/x". */
+    *base_len = keep_path && n > skip + alen && s[n - 1] == '/' ? n - 1 : n;
+    return 0;
 }

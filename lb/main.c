@@ -23,6 +23,7 @@
 #include "lb/privs.h"
 #include "lb/proxy.h"
 #include "lb/reload.h"
+#include "lb/route.h"
 #include "lb/tls.h"
 #include "lb/worker.h"
 
@@ -303,6 +304,13 @@ int main(int argc, char **argv)
         return 1;
     }
     ctr_init(c->global.workers); /* counter slots, before any object exists */
+    /* Route indexes hold counters: after ctr_init. */
+    if (route_conf_load(c, err, sizeof(err)) < 0) {
+        print_errors(err);
+        conf_unref(c);
+        log_shutdown();
+        return 1;
+    }
     struct proxy *px = proxy_new(c, err, sizeof(err)); /* binds: before the fork */
     if (px && workers_new(px, err, sizeof(err)) < 0) {
         proxy_free(px);

@@ -216,7 +216,8 @@ void fe_update(struct frontend *fe, struct conf *gen, const struct conf_frontend
     conf_unref(fe->gen);
     fe->gen = gen;
     fe->conf = cf;
-    be_ref(be);
+    if (be) /* NULL: no default_backend, routes only */
+        be_ref(be);
     be_unref(fe->backend);
     fe->backend = be;
 }
@@ -276,7 +277,7 @@ oom:
 
 struct backend *proxy_find_backend(struct proxy *px, const char *name)
 {
-    for (size_t i = 0; i < px->nbackends; i++)
+    for (size_t i = 0; name && i < px->nbackends; i++) /* NULL: routes only */
         if (!strcmp(px->backends[i]->name, name))
             return px->backends[i];
     return NULL;

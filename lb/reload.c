@@ -21,6 +21,7 @@
 #include "lb/backend.h"
 #include "lb/log.h"
 #include "lb/notify.h"
+#include "lb/route.h"
 #include "lb/proxy.h"
 #include "lb/reload.h"
 #include "lb/server.h"
@@ -56,7 +57,8 @@ static void *reload_worker(void *arg)
     job->conf = conf_load(job->path, job->err, sizeof(job->err));
     /* Certificates are files too: read here, off the loop. A bad one rejects
      * the reload like an invalid file; the running generation keeps serving. */
-    if (job->conf && tls_conf_load(job->conf, job->err, sizeof(job->err)) < 0) {
+    if (job->conf && (tls_conf_load(job->conf, job->err, sizeof(job->err)) < 0 ||
+                      route_conf_load(job->conf, job->err, sizeof(job->err)) < 0)) {
         conf_unref(job->conf);
         job->conf = NULL;
     }
@@ -509,7 +511,7 @@ static struct frontend *find_frontend(struct proxy *px, const char *name)
 
 static struct backend *backend_in(struct backend **nb, size_t n, const char *name)
 {
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; name && i < n; i++) /* no default_backend: routes only */
         if (!strcmp(nb[i]->name, name))
             return nb[i];
     return NULL;

@@ -1,16 +1,21 @@
 #!/bin/bash
-# tests/fuzz/run.sh [SECONDS] - build lxlb's libFuzzer target (request path:
-# lb/h1.c, lb/http.c, lb/forward.c) into
-# build/fuzz/ and run it for SECONDS (default 60). Prints the executions run;
-# exits non-zero when the fuzzer finds a crash or a broken invariant (the input
-# is saved in build/fuzz/artifacts/; replay it with
-# build/fuzz/fuzz_request FILE).
+# tests/fuzz/run.sh [SECONDS] - build lxlb's libFuzzer targets into build/fuzz/
+# and run them for SECONDS in all (default 60): half for fuzz_request (the
+# request path: lb/h1.c, lb/http.c,
+# lb/forward.c), the other half shared by fuzz_pp (PROXY protocol, lb/pp.c)
+# and fuzz_route (routing and redirects, lb/route.c, lb/redirect.c). Prints
+# the executions run; exits non-zero when a fuzzer finds a crash or a broken
+# invariant (the input is saved in build/fuzz/artifacts/; replay it with
+# build/fuzz/fuzz_<target> FILE).
 #
-#   tests/fuzz/run.sh 300                # the make fuzz run
-#   FUZZ_JOBS=2 tests/fuzz/run.sh 600    # several processes
-#   tests/fuzz/run.sh --replay FILE...   # build, then run just these inputs
+#   tests/fuzz/run.sh 300                          # the make fuzz run
+#   FUZZ_JOBS=2 tests/fuzz/run.sh 600              # several processes
+#   FUZZ_TARGETS=pp tests/fuzz/run.sh 60           # one target, all the time
+#   tests/fuzz/run.sh --replay FILE...             # build, then run these inputs
+#   FUZZ_TARGETS=route tests/fuzz/run.sh --replay FILE...
 #
 # Environment: FUZZ_BUILD (default build/fuzz), FUZZ_CC (default clang),
+# FUZZ_TARGETS (default "request pp route"; --replay: the first),
 # FUZZ_LLHTTP_STRICT (0/1, default: as the Makefile builds llhttp),
 # FUZZ_CFLAGS (extra compiler flags), FUZZ_JOBS (default 1), FUZZ_MAX_LEN (default 8192), FUZZ_SKIP (checks to
 # skip while a known lxlb bug is open, e.g. "host,xff"; see fuzz_request.c).
@@ -23,6 +28,7 @@ LLHTTP_DIR=${LLHTTP_DIR:-/usr/share/llhttp}
 LLHTTP_INC=${LLHTTP_INC:-/usr/share/include/llhttp}
 JOBS=${FUZZ_JOBS:-1}
 MAX_LEN=${FUZZ_MAX_LEN:-8192}
+read -r -a TARGETS <<<"${FUZZ_TARGETS:-request pp route}"
 
 replay=()
 if [ "${1:-}" = "--replay" ]; then
@@ -55,66 +61,118 @@ fi
 if [ -z "${FUZZ_LLHTTP_STRICT:-}" ]; then
     grep -q 'LLHTTP_STRICT_MODE=1' "$ROOT/Makefile" && FUZZ_LLHTTP_STRICT=1 || FUZZ_LLHTTP_STRICT=0
 fi
+LLHTTP_SRCS=("$LLHTTP_DIR/api.c" "$LLHTTP_DIR/http.c" "$LLHTTP_DIR/llhttp.c")
 
-mkdir -p "$OUT/corpus" "$OUT/artifacts"
-BIN=$OUT/fuzz_request
-[ "$FUZZ_LLHTTP_STRICT" = 1 ] && BIN=$OUT/fuzz_request_strict
-SRCS=("$ROOT/tests/fuzz/fuzz_request.c" "$ROOT/lb/http.c" "$ROOT/lb/forward.c" "$ROOT/lb/h1.c"
-      "$LLHTTP_DIR/api.c" "$LLHTTP_DIR/http.c" "$LLHTTP_DIR/llhttp.c")
-# Persistence cookies (lb/cookie.c), once they exist: forward.c uses them.
-[ -f "$ROOT/lb/cookie.c" ] && SRCS+=("$ROOT/lb/cookie.c")
-# Rebuild when a source or this script changed.
-STAMP="$FUZZ_LLHTTP_STRICT ${FUZZ_CFLAGS:-}"
-if [ ! -x "$BIN" ] || [ "$(cat "$BIN.flags" 2>/dev/null)" != "$STAMP" ] ||
-   [ -n "$(find "${SRCS[@]}" "$0" -newer "$BIN" 2>/dev/null)" ]; then
-    echo "fuzz: building $BIN"
-    # shellcheck disable=SC2046
-    "$CC" -std=gnu11 -g -O1 -D_GNU_SOURCE -fno-omit-frame-pointer \
-        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined ${FUZZ_CFLAGS:-} \
-        -DLLHTTP_STRICT_MODE="$FUZZ_LLHTTP_STRICT" \
-        -I"$ROOT" -I"$LLHTTP_INC" $(pkg-config --cflags libevent) \
-        -o "$BIN.tmp" "${SRCS[@]}" $(pkg-config --libs libevent)
-    mv "$BIN.tmp" "$BIN"
-    echo "$STAMP" >"$BIN.flags"
-fi
+# Per target: sources, libraries, dictionary, seed corpus, input size.
+target_setup() { # name
+    LIBS="libevent"
+    case "$1" in
+    request)
+        SRCS=("$ROOT/tests/fuzz/fuzz_request.c" "$ROOT/lb/http.c" "$ROOT/lb/forward.c"
+              "$ROOT/lb/h1.c" "${LLHTTP_SRCS[@]}")
+        # Persistence cookies (lb/cookie.c), once they exist: forward.c uses them.
+        [ -f "$ROOT/lb/cookie.c" ] && SRCS+=("$ROOT/lb/cookie.c")
+        DICT=$ROOT/tests/fuzz/http.dict SEEDS=$ROOT/tests/fuzz/corpus CORPUS=$OUT/corpus
+        LEN=$MAX_LEN ;;
+    pp)
+        SRCS=("$ROOT/tests/fuzz/fuzz_pp.c" "$ROOT/lb/pp.c")
+        LIBS=""
+        DICT=$ROOT/tests/fuzz/pp.dict SEEDS=$ROOT/tests/fuzz/corpus-pp
+        CORPUS=$OUT/corpus-pp LEN=1024 ;;
+    route)
+        SRCS=("$ROOT/tests/fuzz/fuzz_route.c" "$ROOT/lb/route.c" "$ROOT/lb/redirect.c"
+              "$ROOT/lb/http.c" "$ROOT/lb/ctr.c" "$ROOT/conf/parse.c" "${LLHTTP_SRCS[@]}")
+        DICT=$ROOT/tests/fuzz/route.dict SEEDS=$ROOT/tests/fuzz/corpus-route
+        CORPUS=$OUT/corpus-route LEN=2048 ;;
+    *)
+        echo "fuzz: unknown target $1 (request, pp, route)" >&2
+        exit 2 ;;
+    esac
+    BIN=$OUT/fuzz_$1
+    [ "$1" = request ] && [ "$FUZZ_LLHTTP_STRICT" = 1 ] && BIN=$OUT/fuzz_request_strict
+    return 0
+}
+
+build_target() { # name
+    target_setup "$1"
+    # Rebuild when a source or this script changed.
+    local stamp="$FUZZ_LLHTTP_STRICT ${FUZZ_CFLAGS:-}"
+    if [ ! -x "$BIN" ] || [ "$(cat "$BIN.flags" 2>/dev/null)" != "$stamp" ] ||
+       [ -n "$(find "${SRCS[@]}" "$0" -newer "$BIN" 2>/dev/null)" ]; then
+        echo "fuzz: building $BIN"
+        # shellcheck disable=SC2046,SC2086
+        "$CC" -std=gnu11 -g -O1 -D_GNU_SOURCE -fno-omit-frame-pointer \
+            -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined ${FUZZ_CFLAGS:-} \
+            -DLLHTTP_STRICT_MODE="$FUZZ_LLHTTP_STRICT" \
+            -I"$ROOT" -I"$LLHTTP_INC" $([ -n "$LIBS" ] && pkg-config --cflags $LIBS) \
+            -o "$BIN.tmp" "${SRCS[@]}" $([ -n "$LIBS" ] && pkg-config --libs $LIBS) -lpthread
+        mv "$BIN.tmp" "$BIN"
+        echo "$stamp" >"$BIN.flags"
+    fi
+}
+
+mkdir -p "$OUT/artifacts"
+for t in "${TARGETS[@]}"; do
+    build_target "$t"
+done
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 if [ ${#replay[@]} -gt 0 ]; then
+    target_setup "${TARGETS[0]}"
     exec "$BIN" "${replay[@]}"
 fi
 
-LOG=$OUT/last-run.log
-echo "fuzz: running $BIN for ${SECS}s ($JOBS job(s)); log: $LOG"
-set +e
-if [ "$JOBS" -gt 1 ]; then
-    # -fork keeps going over several processes; a crash still stops the run.
-    "$BIN" -fork="$JOBS" -ignore_crashes=0 -max_total_time="$SECS" -max_len="$MAX_LEN" \
-        -timeout=10 -rss_limit_mb=2048 -use_value_profile=1 -print_final_stats=1 \
-        -dict="$ROOT/tests/fuzz/http.dict" -artifact_prefix="$OUT/artifacts/" \
-        "$OUT/corpus" "$ROOT/tests/fuzz/corpus" >"$LOG" 2>&1
-else
-    "$BIN" -max_total_time="$SECS" -max_len="$MAX_LEN" -timeout=10 -rss_limit_mb=2048 \
-        -use_value_profile=1 -print_final_stats=1 \
-        -dict="$ROOT/tests/fuzz/http.dict" -artifact_prefix="$OUT/artifacts/" \
-        "$OUT/corpus" "$ROOT/tests/fuzz/corpus" >"$LOG" 2>&1
-fi
-rc=$?
-set -e
+# Returns non-zero when the fuzzer found something.
+run_target() { # name seconds
+    target_setup "$1"
+    local secs=$2 log=$OUT/last-run-$1.log rc execs units
+    mkdir -p "$CORPUS"
+    echo "fuzz: running $BIN for ${secs}s ($JOBS job(s)); log: $log"
+    local args=(-max_total_time="$secs" -max_len="$LEN" -timeout=10 -rss_limit_mb=2048
+                -use_value_profile=1 -print_final_stats=1 -dict="$DICT"
+                -artifact_prefix="$OUT/artifacts/$1-" "$CORPUS" "$SEEDS")
+    set +e
+    if [ "$JOBS" -gt 1 ]; then
+        # -fork keeps going over several processes; a crash still stops the run.
+        "$BIN" -fork="$JOBS" -ignore_crashes=0 "${args[@]}" >"$log" 2>&1
+    else
+        "$BIN" "${args[@]}" >"$log" 2>&1
+    fi
+    rc=$?
+    set -e
+    execs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -Eo '[0-9]+$' |
+            awk '{s+=$1} END {print s+0}')
+    if [ "${execs:-0}" = 0 ]; then # -fork prints progress lines instead
+        execs=$(grep -Eo '#[0-9]+' "$log" | tail -1 | tr -d '#')
+    fi
+    units=$(ls "$CORPUS" | wc -l)
+    if [ "$rc" != 0 ]; then
+        echo "fuzz: $1 FAILED after ${execs:-?} executions (exit $rc); the end of the log:" >&2
+        grep -E -A1 'INVARIANT FAILED|ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error' "$log" | head -20 >&2
+        grep -E 'SUMMARY|Test unit written' "$log" | head -5 >&2
+        return 1
+    fi
+    echo "fuzz: $1: ${execs:-0} executions in ${secs}s, no crash; corpus $units units in $CORPUS"
+}
 
-execs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$LOG" | grep -Eo '[0-9]+$' |
-        awk '{s+=$1} END {print s+0}')
-if [ "${execs:-0}" = 0 ]; then # -fork prints progress lines instead
-    execs=$(grep -Eo '#[0-9]+' "$LOG" | tail -1 | tr -d '#')
-fi
-units=$(ls "$OUT/corpus" | wc -l)
-if [ "$rc" != 0 ]; then
-    echo "fuzz: FAILED after ${execs:-?} executions (exit $rc); the end of the log:" >&2
-    grep -E -A1 'INVARIANT FAILED|ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error' "$LOG" | head -20 >&2
-    grep -E 'SUMMARY|Test unit written' "$LOG" | head -5 >&2
-    echo "fuzz: 0 passed, 1 failed" # the summary line tests/run-all.sh reads
-    exit 1
-fi
-echo "fuzz: ${execs:-0} executions in ${SECS}s, no crash; corpus $units units in $OUT/corpus"
-echo "fuzz: 1 passed, 0 failed"
+# Half the time to the request path when it runs with others; the rest shared.
+n=${#TARGETS[@]} passed=0 failed=0 left=$SECS
+for i in "${!TARGETS[@]}"; do
+    t=${TARGETS[$i]}
+    if [ "$n" = 1 ]; then
+        secs=$SECS
+    elif [ "$t" = request ]; then
+        secs=$((SECS / 2))
+    elif [ "$i" = $((n - 1)) ]; then
+        secs=$left
+    else
+        secs=$(( (SECS - SECS / 2) / (n - 1) ))
+    fi
+    [ "$secs" -lt 1 ] && secs=1
+    left=$((left - secs))
+    if run_target "$t" "$secs"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+done
+echo "fuzz: $passed passed, $failed failed" # the summary line tests/run-all.sh reads
+[ "$failed" = 0 ]

@@ -5,6 +5,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -240,6 +241,76 @@ def test_metrics_format_values_and_counters_only_grow(backend, lxlb):
     assert one(second, "lxlb_server_up", **lab) == 0
     assert one(second, "lxlb_server_state", state="drain", **lab) == 1
     assert one(second, "lxlb_server_state", state="up", **lab) == 0
+
+
+# ---------------------------------------------------------------- routes
+
+ROUTES = [
+    {"host": "*.example.com", "methods": ["GET", "HEAD"], "backend": "web"},
+    {"path_prefix": "/api/", "backend": "api"},
+    {"host": "old.example.com", "redirect": {"location": "https://new.example.com",
+                                             "code": 308}},
+]
+
+
+def routes_config(backend, routes):
+    a, b = backend("A"), backend("B")
+    cfg, aport = with_admin(make_config({"web": [a], "api": [b]}))
+    cfg["frontends"][0]["routes"] = routes
+    return cfg, aport
+
+
+def test_routes_listed_in_stats_and_metrics(backend, lxlb):
+    cfg, aport = routes_config(backend, ROUTES)
+    lxlb(cfg)
+    fe, = stats(aport)["frontends"]
+    assert fe["accept_proxy"] is False
+    assert [r["index"] for r in fe["routes"]] == [0, 1, 2]
+    r0, r1, r2 = fe["routes"]
+    assert r0["host"] == "*.example.com" and r0["path_prefix"] is None
+    assert r0["methods"] == ["GET", "HEAD"] and r0["backend"] == "web"
+    assert r0["redirect"] is None and r0["requests"] >= 0
+    assert r1["host"] is None and r1["path_prefix"] == "/api/" and r1["methods"] is None
+    assert r2["backend"] is None
+    assert r2["redirect"] == {"code": 308, "location": "https://new.example.com",
+                              "keep_path": True}
+    r = api(aport, "GET", "/metrics")
+    promtool_check(r.text)
+    samples, types = parse_metrics(r.text)
+    assert types["lxlb_route_requests_total"] == "counter"
+    found = series(samples, "lxlb_route_requests_total", frontend="http")
+    assert len(found) == 3
+    one(samples, "lxlb_route_requests_total", frontend="http", route="0",
+        host="*.example.com", path_prefix="", target="web")
+    one(samples, "lxlb_route_requests_total", frontend="http", route="2",
+        host="old.example.com", path_prefix="", target="redirect")
+
+
+def test_routes_without_default_backend_start_and_reload(backend, lxlb):
+    cfg, aport = routes_config(backend, ROUTES)
+    del cfg["frontends"][0]["default_backend"]
+    lx = lxlb(cfg)
+    fe, = stats(aport)["frontends"]
+    assert fe["backend"] is None and len(fe["routes"]) == 3
+    with open(lx.conf_path, "w") as f:
+        json.dump(cfg, f)
+    lx.signal(signal.SIGHUP)
+    assert "reload done" in lx.wait_log(lambda t: "reload done" in t, 5)
+    assert lx.alive() and stats(aport)["frontends"][0]["backend"] is None
+
+
+def test_routes_follow_a_reload(backend, lxlb):
+    cfg, aport = routes_config(backend, ROUTES)
+    lx = lxlb(cfg)
+    cfg["frontends"][0]["routes"] = [{"path_prefix": "/v2/", "backend": "api"}]
+    with open(lx.conf_path, "w") as f:
+        json.dump(cfg, f)
+    lx.signal(signal.SIGHUP)
+    lx.wait_log(lambda t: "reload done" in t, 5)
+    fe, = stats(aport)["frontends"]
+    assert [(r["path_prefix"], r["backend"]) for r in fe["routes"]] == [("/v2/", "api")]
+    assert lx.alive()
+    lx.assert_serving()
 
 
 # ---------------------------------------------------------------- state changes

@@ -113,3 +113,39 @@ def test_unreadable_file_exits_2_with_one_line(lxlb_bin, tmp_path, check):
     err = out.stderr.decode().strip()
     assert len(err.splitlines()) == 1, "one-line error expected: %r" % err
     assert missing in err, err
+
+
+def test_check_routes_every_error_with_line_and_path(lxlb_bin, tmp_path):
+    cfg = good_config()
+    del cfg["frontends"][0]["default_backend"]  # optional with routes
+    cfg["frontends"][0]["routes"] = [
+        {"host": "a.*.example.com", "backend": "b"},
+        {"host": "x.example", "backend": "nope"},
+        {"path_prefix": "/p", "backend": "b", "redirect": {"scheme": "https"}},
+        {"redirect": {"location": "https://new.example/\r\nSet-Cookie: x", "code": 300}},
+    ]
+    cfg["backends"][0]["send_proxy"] = "v3"
+    f = tmp_path / "routes.json"
+    f.write_text(json.dumps(cfg, indent=2))
+    out = run([lxlb_bin, "-c", "-f", str(f)])
+    err = out.stderr.decode()
+    assert out.returncode == 1, out
+    for path in ("$.frontends[0].routes[0].host", "$.frontends[0].routes[1].backend",
+                 "$.frontends[0].routes[2]", "$.frontends[0].routes[3].redirect.location",
+                 "$.frontends[0].routes[3].redirect.code", "$.backends[0].send_proxy"):
+        assert re.search(r"routes\.json:\d+: %s: " % re.escape(path), err), (path, err)
+    assert "\r" not in err and "Set-Cookie" in err  # shown, made harmless
+    assert len(err.strip().splitlines()) == 6, err
+
+
+def test_check_routes_without_default_backend_is_valid(lxlb_bin, tmp_path):
+    cfg = good_config()
+    del cfg["frontends"][0]["default_backend"]
+    cfg["frontends"][0]["routes"] = [{"host": "*.example.com", "backend": "b"},
+                                     {"redirect": {"scheme": "https"}}]
+    cfg["frontends"][0]["accept_proxy"] = True
+    cfg["defaults"] = {"timeout": {"tunnel": "30m"}}
+    f = tmp_path / "routes-ok.json"
+    f.write_text(json.dumps(cfg))
+    out = run([lxlb_bin, "-c", "-f", str(f)])
+    assert out.returncode == 0, out

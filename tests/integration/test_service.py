@@ -221,7 +221,9 @@ def test_man_pages_cover_the_interface():
                 "forwardfor", "set_headers", "certs", "balance", "http_close", "redispatch",
                 "rise", "fall", "expect", "indirect", "nocache", "httponly", "secure",
                 "weight", "lxcpath", "match", "interface", "ip_timeout", "endpoints",
-                "prefix"):
+                "prefix", "tunnel", "routes", "host", "path_prefix", "methods", "backend",
+                "redirect", "scheme", "location", "code", "keep_path", "accept_proxy",
+                "send_proxy"):
         assert re.search(r"\b%s\b" % key, json5), key
 
 

@@ -5,7 +5,7 @@
  * at the burst's high-water mark, and with every new, higher peak it grows a
  * step, which looks like a leak (issue 16: +3 MB RSS over 50,000 connections
  * with 0.6 MB of the heap in use). Once a second the main loop looks at the
- * client connections: when some were accepted since the last trim and fewer
+ * client connections: when some were closed since the last trim and fewer
  * than half of the most seen since then are still open (the burst is over),
  * it calls malloc_trim(0), which releases the free pages of every arena. Under
  * a steady load it never trims: that load needs its memory again at once. */

@@ -660,20 +660,20 @@ def test_maxconn_pauses_accepting(backend, lxlb, request):
 
 # ------------------------------------------------------------- random bytes
 
-def idle_rss_kb(lx):
+def idle_rss_kb(lx, limit=4.0):
     """lxlb's RSS once a burst is over: lxlb gives the freed memory back to
-    the system (lb/mem.h) at its next one-second tick after the connections
-    closed. Waits for that, then until two readings 0.25 s apart agree."""
-    time.sleep(1.2)
-    end = time.monotonic() + 4
-    prev = rss_kb(lx.proc.pid)
+    the system (lb/mem.h) at its first one-second tick after the connections
+    closed, later on a loaded machine. The lowest reading within limit s;
+    sooner once RSS has dropped by 256 KB and held for 0.25 s."""
+    first = low = rss_kb(lx.proc.pid)
+    end = time.monotonic() + limit
     while time.monotonic() < end:
         time.sleep(0.25)
         cur = rss_kb(lx.proc.pid)
-        if cur == prev:
+        if cur == low and low < first - 256:
             break
-        prev = cur
-    return prev
+        low = min(low, cur)
+    return low
 
 
 def test_random_bytes_100k(env, request):
@@ -749,6 +749,8 @@ def test_memory_returned_after_a_burst(backend, lxlb, request):
     cfg["global"] = {"workers": 1}
     lx = lxlb(cfg)
     pid = lx.proc.pid
+    if is_asan(pid):
+        pytest.skip("ASan's allocator holds freed memory back by design (SANITIZE=1 build)")
     blast.blast(lx.port, 2000, 7)  # warm-up: caches and pools at working size
     base = idle_rss_kb(lx)
     n = 3000
@@ -773,7 +775,7 @@ def test_memory_returned_after_a_burst(backend, lxlb, request):
         for s in socks:
             s.close()
     assert peak - base > 6 * 1024, "the burst used only %d KB" % (peak - base)
-    after = idle_rss_kb(lx)
+    after = idle_rss_kb(lx, limit=6.0)
     print("burst of %d connections: RSS %d KB before, %d KB at the peak, %d KB after" % (
         n, base, peak, after))
     assert after - base < (peak - base) * 2 // 3, (

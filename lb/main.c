@@ -19,6 +19,7 @@
 #include "discovery/helper.h"
 #include "lb/ctr.h"
 #include "lb/log.h"
+#include "lb/mem.h"
 #include "lb/notify.h"
 #include "lb/privs.h"
 #include "lb/proxy.h"
@@ -345,11 +346,13 @@ int main(int argc, char **argv)
     /* Everything that needs root is done: listeners and the admin socket are
      * bound, certificates and the access log are open. */
     log_attach(base); /* before the workers: the main loop batches in the static buffer */
-    if (privs_drop(&px->conf->global, err, sizeof(err)) < 0 ||
+    if (mem_attach(base, px, err, sizeof(err)) < 0 ||
+        privs_drop(&px->conf->global, err, sizeof(err)) < 0 ||
         workers_start(err, sizeof(err)) < 0) {
         fprintf(stderr, "lxlb: %s\n", err);
         tell_parent(&ready_fd, 1);
         workers_free();
+        mem_detach();
         proxy_free(px);
         log_shutdown();
         return 1;
@@ -360,6 +363,7 @@ int main(int argc, char **argv)
     rc = event_base_dispatch(base);
     log_event(LOG_LVL_INFO, "exiting");
     workers_free(); /* joins the other loops first: they share counters and the log */
+    mem_detach();
     proxy_free(px);
     log_shutdown();
     notify_shutdown();

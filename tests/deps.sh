@@ -2,11 +2,19 @@
 # tests/deps.sh [PKG...]: installs the Debian packages lxlb builds and tests
 # with (or, given arguments, just those: the benchmarks' extras); quiet and
 # quick when everything is already there.
+#
+# Every command a script, test or the demo runs is here, unless its package
+# is Essential or of priority "required" on Debian 12 (coreutils, grep, sed,
+# findutils, util-linux, libc-bin, mawk, dpkg, apt). Installing with
+# --no-install-recommends means a tool's own helpers must be listed too:
+# rsync (lxc-copy of a dir container, the demo's scale-out: lxc only recommends
+# it), procps (ps, pgrep: priority important, not in a minimal system),
+# prometheus (promtool, which checks /metrics in test_admin.py).
 set -e
 PKGS="build-essential pkg-config libevent-dev libjansson-dev libssl-dev lxc lxc-dev
-node-llhttp apache2 wrk curl python3 python3-pytest iproute2 openssl chromium
-systemd man-db groff-base logrotate etcd-server etcd-client clang libclang-rt-14-dev
-haproxy"
+rsync node-llhttp apache2 wrk curl python3 python3-pytest iproute2 procps openssl
+chromium systemd man-db groff-base logrotate etcd-server etcd-client prometheus
+clang libclang-rt-14-dev haproxy"
 [ $# -gt 0 ] && PKGS="$*"
 missing=""
 for p in $PKGS; do

@@ -12,8 +12,10 @@ One lxlb and one backend serve the whole module (fast); the tests that need
 their own settings (slowloris, maxconn) start their own. Every test also checks
 that lxlb is alive and printed no sanitizer report (run the suite with a
 SANITIZE=1 build to make that meaningful)."""
+import collections
 import concurrent.futures
 import os
+import resource
 import socket
 import threading
 import time
@@ -658,11 +660,40 @@ def test_maxconn_pauses_accepting(backend, lxlb, request):
 
 # ------------------------------------------------------------- random bytes
 
+def idle_rss_kb(lx, limit=4.0):
+    """lxlb's RSS once a burst is over: lxlb gives the freed memory back to
+    the system (lb/mem.h) at its first one-second tick after the connections
+    closed, later on a loaded machine. The lowest reading within limit s;
+    sooner once RSS has dropped by 256 KB and held for 0.25 s."""
+    first = low = rss_kb(lx.proc.pid)
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        time.sleep(0.25)
+        cur = rss_kb(lx.proc.pid)
+        if cur == low and low < first - 256:
+            break
+        low = min(low, cur)
+    return low
+
+
 def test_random_bytes_100k(env, request):
     """Issue 10: lxlb survives 100k connections of random bytes (0-2 KB each,
     raw noise, HTTP token soup or a request head followed by either; each
     read to the end, closed early or reset), then serves a normal request,
-    and its memory did not grow with the count (blast.py drives them)."""
+    and its memory did not grow with the count (blast.py drives them).
+
+    Memory is compared once each half is over, not during the traffic: while
+    ~400 connections are open the heap in use swings between 1 and 7 MB, and
+    glibc keeps what a peak freed, so RSS under load is the highest peak so
+    far and grows a step with each new one (issue 16: +4.3 MB over 50k
+    connections with workers: 2, the heap in use flat at 0.6 MB over 1M
+    connections: bench/rss.py, bench/rss.tsv). lxlb returns it once the
+    burst is over; what a leak keeps is never returned. The second half may
+    add 2 MB: a leak of 42 bytes per connection. Measured over 5 runs each:
+    +8 to +196 KB with workers: 1, +136 to +684 KB with workers: 2 (small
+    blocks left in use among freed ones pin pages: recycled transactions and
+    libevent's per-descriptor entries, both bounded), and 0.3 to 3.2 MB from
+    the warm-up to the end (the recycled transactions' cache filling)."""
     seed = int(os.environ.get("LXLB_HOSTILE_SEED", "20240610"))
     n = int(os.environ.get("LXLB_HOSTILE_CONNS", "100000"))
     pid = env.lx.proc.pid
@@ -670,29 +701,85 @@ def test_random_bytes_100k(env, request):
     # Warm up first: buffers, pools and caches reach their working size.
     blast.blast(env.port, 5000, seed)
     assert env.lx.alive(), "lxlb died during the warm-up (seed %d)" % seed
-    base = rss_kb(pid)
+    base = idle_rss_kb(env.lx)
     marks = {}
-
-    def progress(i):
-        assert env.lx.alive(), "lxlb died before connection %d (seed %d)" % (i, seed + 1)
-        marks[i] = rss_kb(pid)
+    st = collections.Counter()
 
     t0 = time.monotonic()
-    st = blast.blast(env.port, n, seed + 1, progress=progress)
+    idle = [base]
+    for k, part in enumerate((n // 2, n - n // 2)):
+        def progress(i, at=k * (n // 2)):
+            assert env.lx.alive(), "lxlb died before connection %d (seed %d)" % (
+                at + i, seed + 1 + k)
+            marks[at + i] = rss_kb(pid)
+
+        st.update(blast.blast(env.port, part, seed + 1 + k, progress=progress))
+        assert env.lx.alive(), "lxlb died (seed %d)" % (seed + 1 + k)
+        idle.append(idle_rss_kb(env.lx))
     elapsed = time.monotonic() - t0
-    assert env.lx.alive(), "lxlb died (seed %d)" % (seed + 1)
     env.lx.assert_serving()
-    final = rss_kb(pid)
+    half, final = idle[1], idle[2]
     print("random bytes: %d connections in %.1f s (%d/s), %d MB sent, %d timed out, "
-          "%d reset by lxlb; RSS %d KB, +%d KB; by 10k: %s" % (
-              n, elapsed, n / elapsed, st["sent"] >> 20, st["timeout"], st["reset"], base,
-              final - base, " ".join(str(marks[k] - base) for k in sorted(marks))))
+          "%d reset by lxlb; idle RSS %d, %d, %d KB; under load, by 10k: %s" % (
+              n, elapsed, n / elapsed, st["sent"] >> 20, st["timeout"], st["reset"],
+              base, half, final, " ".join(str(marks[k] - base) for k in sorted(marks))))
     assert st["done"] == n and st["connect_failed"] == 0, dict(st)
     # ASan's quarantine holds freed memory back by design: only a loose bound.
-    limit = 400 * 1024 if asan else 16 * 1024
+    limit = 400 * 1024 if asan else 8 * 1024
     assert final - base < limit, "RSS grew by %d KB over %d connections" % (final - base, n)
-    half = marks.get(n // 2 // 10000 * 10000)
-    if half and not asan:
-        # A leak grows with the count: the second half adds next to nothing.
-        assert final - half < 4096, "RSS grew by %d KB over the last %d connections" % (
+    if not asan:
+        # A leak grows with the count: the second half adds as much as the first.
+        assert final - half < 2048, "RSS grew by %d KB over the last %d connections" % (
             final - half, n - n // 2)
+
+
+def test_memory_returned_after_a_burst(backend, lxlb, request):
+    """Issue 16: the memory a burst of connections used goes back to the
+    system once the burst is over. 3000 clients each send most of a 1.5 KB
+    request head and wait (lxlb holds a session and a head for each, ~12 MB),
+    then all leave: within a few seconds lxlb has given most of it back,
+    where glibc alone kept all of it for good (lb/mem.h). Measured: 6.2 MB
+    before, 18.7 at the peak, 11.1 after (22.6 without lb/mem.c). What stays
+    is pinned by small blocks the burst left in use among the freed ones:
+    recycled transactions and libevent's per-descriptor entries. One loop:
+    with workers: 2 less comes back (see the issue 16 report), so the bound
+    is for the default."""
+    b = backend("R")
+    cfg = make_config({"be": [b]})
+    cfg["global"] = {"workers": 1}
+    lx = lxlb(cfg)
+    pid = lx.proc.pid
+    if is_asan(pid):
+        pytest.skip("ASan's allocator holds freed memory back by design (SANITIZE=1 build)")
+    blast.blast(lx.port, 2000, 7)  # warm-up: caches and pools at working size
+    base = idle_rss_kb(lx)
+    n = 3000
+    socks = []
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < n + 100:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 200), hard))
+    try:
+        for i in range(n):
+            s = socket.create_connection(("127.0.0.1", lx.port), timeout=5)
+            s.sendall(b"GET /burst/%d HTTP/1.1\r\n" % i + HOST + b"X-Pad: " + b"p" * 1500)
+            socks.append(s)
+        # Every head has reached lxlb once its RSS stops growing.
+        peak, end = rss_kb(pid), time.monotonic() + 10
+        while time.monotonic() < end:
+            time.sleep(0.2)
+            cur = rss_kb(pid)
+            if cur == peak:
+                break
+            peak = max(peak, cur)
+    finally:
+        for s in socks:
+            s.close()
+    assert peak - base > 6 * 1024, "the burst used only %d KB" % (peak - base)
+    after = idle_rss_kb(lx, limit=6.0)
+    print("burst of %d connections: RSS %d KB before, %d KB at the peak, %d KB after" % (
+        n, base, peak, after))
+    assert after - base < (peak - base) * 2 // 3, (
+        "RSS %d KB before, %d KB at the peak, %d KB once the clients left: "
+        "the burst's memory was kept" % (base, peak, after))
+    lx.assert_serving()
+    _after_test(request, lx)

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The demo (`make demo`): the scenario of SCENARIO.md on this machine. Apache
 # containers in LXC on a private bridge, lxlb in front of them on :8080 (all
-# interfaces, as the product would run), left running in the background.
+# interfaces, as the product would run), left running in the background, its
+# admin endpoint and live dashboard on 127.0.0.1:9000 (loopback only).
 #
 #   tests/lxc/demo.sh [--static] BINARY   set up and start (replaces an earlier demo)
 #   tests/lxc/demo.sh --stop              stop lxlb, remove the containers and bridge
@@ -11,6 +12,10 @@
 # shows it live: a container stopped leaves, and the seed's "copy a container
 # to scale out" (lxc-copy of a stopped one, started) joins with no config
 # change. --static: the seed's fixed list of two servers instead.
+#
+# Environment: DEMO_PORT (8080), DEMO_ADMIN_PORT (9000), DEMO_PAUSE: seconds
+# before each live step, to watch it on the dashboard (5 on a terminal, 0 when
+# not a terminal or under CI: the demo never waits for input).
 #
 # The demo has its own lxcpath, bridge and subnet, so `make test` can run while
 # it is up. Unlike the tests it leaves everything running until --stop; on a
@@ -26,6 +31,11 @@ export TB_DAEMON=1      # containers outlive this script
 source "$here/lib.sh"
 
 DEMO_PORT=${DEMO_PORT:-8080}
+# The admin endpoint (loopback only): its dashboard shows the live steps.
+DEMO_ADMIN_PORT=${DEMO_ADMIN_PORT:-9000}
+# Seconds to wait before each live step, so that the dashboard shows each
+# state: by default only when a person watches (stdout a terminal, not CI).
+if [ -t 1 ] && [ -z "${CI:-}" ]; then DEMO_PAUSE=${DEMO_PAUSE:-5}; else DEMO_PAUSE=${DEMO_PAUSE:-0}; fi
 # Outside TB_ROOT, which tb_setup wipes: the running demo's lxlb pid.
 PIDFILE=/run/lxlb-demo.pid
 CONF=$TB_ROOT/lxlb.json
@@ -49,9 +59,23 @@ stop_lxlb() {
 }
 
 demo_stop() {
+    local left=""
     stop_lxlb
     tb_cleanup
+    # Say so when something survived: CI runs --stop after the demo.
+    ip link show "$TB_BRIDGE" >/dev/null 2>&1 && left="$left bridge $TB_BRIDGE,"
+    [ -e "$TB_ROOT" ] && left="$left $TB_ROOT,"
+    pgrep -f -- "-P $TB_LXCPATH( |$)" >/dev/null && left="$left lxc processes of $TB_LXCPATH,"
+    pgrep -f -- "-f $CONF\$" >/dev/null && left="$left lxlb -f $CONF,"
+    [ -z "$left" ] || { echo "demo: --stop left${left%,} behind" >&2; return 1; }
     echo "demo: stopped lxlb, removed the containers and the bridge $TB_BRIDGE"
+}
+
+# pause: before a live step, time to look at the dashboard (DEMO_PAUSE s).
+pause() {
+    [ "$DEMO_PAUSE" -gt 0 ] 2>/dev/null || return 0
+    echo "    (next step in ${DEMO_PAUSE}s: watch http://127.0.0.1:$DEMO_ADMIN_PORT/)"
+    sleep "$DEMO_PAUSE"
 }
 
 write_conf() {
@@ -71,6 +95,7 @@ EOF
     fi
     cat >"$CONF" <<EOF
 {
+  "admin": { "bind": "127.0.0.1:$DEMO_ADMIN_PORT" },
   "frontends": [ {
     "name": "http",
     "bind": [":$DEMO_PORT"],
@@ -119,6 +144,7 @@ show_events() {
 # config change and no reload.
 demo_live() {
     local mark ip3 dir3 ms
+    pause
     echo
     echo "demo: [1] lxc-stop -k http2: discovery removes it at once"
     mark=$(wc -l <"$LOG")
@@ -126,6 +152,7 @@ demo_live() {
     echo "    answers: $(rounds 4)"
     show_events "$mark"
 
+    pause
     echo
     echo "demo: [2] scale out as in the seed: lxc-copy the stopped http2 to http3,"
     echo "          give it its own address, start both: no change to lxlb's config"
@@ -150,7 +177,7 @@ demo_live() {
 
 discovery=1 bin=
 case "${1:-}" in
-    --stop) [ $# = 1 ] || usage; tb_preflight; demo_stop; exit 0 ;;
+    --stop) [ $# = 1 ] || usage; tb_preflight; demo_stop; exit ;;
     --static) discovery=0; shift ;;
     --discovery) shift ;;   # the default; accepted for older callers
 esac
@@ -162,6 +189,9 @@ tb_preflight
 stop_lxlb       # an earlier demo's; tb_setup removes its containers and bridge
 if [ -n "$(ss -Hltn "sport = :$DEMO_PORT")" ]; then
     tb_die "port $DEMO_PORT is already in use (set DEMO_PORT=...)"
+fi
+if [ -n "$(ss -Hltn "sport = :$DEMO_ADMIN_PORT")" ]; then
+    tb_die "port $DEMO_ADMIN_PORT (admin) is already in use (set DEMO_ADMIN_PORT=...)"
 fi
 
 echo "demo: setting up the test bed: bridge $TB_BRIDGE ($TB_HOST_IP/24), lxcpath $TB_LXCPATH"
@@ -178,7 +208,12 @@ nohup setsid "$bin" -f "$CONF" >>"$LOG" 2>&1 </dev/null &
 echo $! >"$PIDFILE"
 tb_defer stop_lxlb      # if the demo fails from here on
 tb_wait_listen "$DEMO_PORT" || { tail -n 20 "$LOG" >&2; tb_die "lxlb did not listen on :$DEMO_PORT"; }
+tb_wait_listen "$DEMO_ADMIN_PORT" || { tail -n 20 "$LOG" >&2; tb_die "lxlb's admin endpoint did not listen on :$DEMO_ADMIN_PORT"; }
 echo "demo: lxlb (pid $(cat "$PIDFILE")) listens on :$DEMO_PORT, config $CONF, log $LOG"
+[ "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$DEMO_ADMIN_PORT/")" = 200 ] \
+    || tb_die "the dashboard http://127.0.0.1:$DEMO_ADMIN_PORT/ did not answer; see $LOG"
+echo "demo: dashboard: http://127.0.0.1:$DEMO_ADMIN_PORT/  (open it to watch the steps below live;"
+echo "      from another machine: ssh -L $DEMO_ADMIN_PORT:127.0.0.1:$DEMO_ADMIN_PORT this host)"
 
 # Show the alternation (discovered servers may need a health check first).
 echo
@@ -201,8 +236,10 @@ TB_KEEP=1   # success: leave it all running
 cat <<EOF
 
 demo: running. Try:
-  curl http://127.0.0.1:$DEMO_PORT/                 (repeat: http1, http2, http1, ...)
-  curl -i http://127.0.0.1:$DEMO_PORT/              (X-Served-By, X-Forwarded-* echoed by Apache)
+  http://127.0.0.1:$DEMO_ADMIN_PORT/       (the live dashboard, in a browser: watch it while you try the rest)
+  curl http://127.0.0.1:$DEMO_ADMIN_PORT/stats  (its figures as JSON)
+  curl http://127.0.0.1:$DEMO_PORT/             (repeat: http1, http2, http1, ...)
+  curl -i http://127.0.0.1:$DEMO_PORT/          (X-Served-By, X-Forwarded-* echoed by Apache)
   lxc-stop -P $TB_LXCPATH -n http2 -k   (then curl again: http2 is gone)
   lxc-start -P $TB_LXCPATH -n http2 -d  (and it is back$([ "$discovery" = 1 ] && echo ", found by discovery"))
   lxc-freeze -P $TB_LXCPATH -n http1    (discovery takes it out; lxc-unfreeze: back)

@@ -432,8 +432,21 @@ static void method_alts(struct hap_cfg *c, const struct hap_test *t, struct hap_
     alt_add(c, out, a.nmethods ? a : (struct hap_alt){ .kind = ALT_FALSE });
 }
 
-/* The alternatives of one test (ORed). */
+static void test_alts1(struct hap_cfg *c, const struct hap_test *t, bool tls,
+                       struct hap_alts *out);
+
+/* The alternatives of one test (ORed), each knowing the test it comes from. */
 static void test_alts(struct hap_cfg *c, const struct hap_test *t, bool tls, struct hap_alts *out)
+{
+    size_t from = out->n;
+
+    test_alts1(c, t, tls, out);
+    for (size_t i = from; i < out->n; i++)
+        if (!out->v[i].text)
+            out->v[i].text = t->text;
+}
+
+static void test_alts1(struct hap_cfg *c, const struct hap_test *t, bool tls, struct hap_alts *out)
 {
     if (t->why) {
         alt_add(c, out, (struct hap_alt){ .kind = ALT_NO, .why = t->why, .text = t->text });
@@ -497,9 +510,9 @@ static void term_alts(struct hap_cfg *c, const struct hap_proxy *p, const struct
             continue;
         }
         out->n = 0; /* "!test" on the request: lxlb routes have no negation */
-        alt_add(c, out, (struct hap_alt){ .kind = ALT_NO, .text = raw.v[i].text ?
-                raw.v[i].text : tm->acl, .why = "lxlb routes cannot negate a test on the "
-                "request ('!' or 'unless')" });
+        alt_add(c, out, (struct hap_alt){ .kind = ALT_NO, .text = hap_printf(&c->arena, "!%s",
+                tm->acl ? tm->acl : tm->anon->text), .why = "lxlb routes cannot negate a test "
+                "on the request ('!' or 'unless')" });
         return;
     }
     if (out->n == 0)

@@ -243,7 +243,7 @@ static json_t *global_json(struct hap_map *m)
 /* Status codes a regex (http-check expect rstatus) matches, as lxlb ranges. */
 static const char *rstatus_ranges(struct hap_cfg *c, const char *re, int line)
 {
-    char pat[160], out[256], num[8];
+    char pat[160], out[256], num[16];
     size_t n = 0, o = 0;
     int nranges = 0, rc;
     regex_t rx;
@@ -281,14 +281,15 @@ static const char *rstatus_ranges(struct hap_cfg *c, const char *re, int line)
         }
         if (++nranges > CONF_MAX_EXPECT)
             break;
-        if (s % 100 == 0 && e % 100 == 99)
+        if (s % 100 == 0 && e % 100 == 99 && s / 100 == e / 100)
             o += (size_t)snprintf(out + o, sizeof(out) - o, "%s%dxx", o ? "," : "", s / 100);
-        else
+        else if (s % 100 == 0 && e % 100 == 99)
+            o += (size_t)snprintf(out + o, sizeof(out) - o, "%s%dxx-%dxx", o ? "," : "",
+                                  s / 100, e / 100);
+        else if (s == e)
             o += (size_t)snprintf(out + o, sizeof(out) - o, "%s%d", o ? "," : "", s);
-        if (e != s && !(s % 100 == 0 && e % 100 == 99 && e - s == 99))
-            o += (size_t)snprintf(out + o, sizeof(out) - o, "-%d", e);
-        if (s % 100 == 0 && e % 100 == 99 && e - s > 99)
-            o += (size_t)snprintf(out + o, sizeof(out) - o, "-%dxx", e / 100);
+        else
+            o += (size_t)snprintf(out + o, sizeof(out) - o, "%s%d-%d", o ? "," : "", s, e);
         s = e;
     }
     regfree(&rx);

@@ -952,6 +952,7 @@ static void bind_kw(struct hap_cfg *c, struct hap_proxy *p, const struct hap_wor
 
 /* ------------------------------------------------------------------ rules */
 
+/* A new rule; its keyword for messages is "http-request redirect" etc. */
 static struct hap_rule *new_rule(struct hap_cfg *c, struct hap_proxy *p,
                                  const struct hap_words *w, enum hap_rule_kind kind)
 {
@@ -961,7 +962,11 @@ static struct hap_rule *new_rule(struct hap_cfg *c, struct hap_proxy *p,
         return NULL;
     r->kind = kind;
     r->line = w->line;
-    r->keyword = hap_strdup(&c->arena, w->argv[0]);
+    r->keyword = !strcmp(w->argv[0], "http-request") && w->argc > 1
+                 ? hap_printf(&c->arena, "http-request %s", w->argv[1])
+                 : hap_strdup(&c->arena, w->argv[0]);
+    if (!r->keyword)
+        r->keyword = "?";
     return r;
 }
 

@@ -493,9 +493,14 @@ static void term_alts(struct hap_cfg *c, const struct hap_proxy *p, const struct
 
     if (tm->anon)
         test_alts(c, tm->anon, tls, &raw);
-    for (size_t i = 0; tm->acl && i < p->nacls; i++)
+    for (size_t i = 0; tm->acl && i < p->nacls && raw.n <= HAP_MAX_ALTS; i++)
         if (!strcmp(p->acls[i].name, tm->acl) && p->acls[i].t.line < line)
             test_alts(c, &p->acls[i].t, tls, &raw);
+    if (raw.n > HAP_MAX_ALTS) { /* bounded work per term, whatever the ACL */
+        alt_add(c, out, (struct hap_alt){ .kind = ALT_NO, .text = tm->acl ? tm->acl : "?",
+                .why = "more patterns than lxlb's import expands (256)" });
+        return;
+    }
     for (size_t i = 0; i < raw.n; i++)
         any_true |= raw.v[i].kind == ALT_TRUE;
     if (any_true) {
@@ -636,6 +641,9 @@ static int group_routes(struct hap_cfg *c, const struct hap_proxy *p, const stru
     for (size_t done = 0; done < total; done++) {
         struct hap_route r = { 0 };
 
+        if (json_array_size(out) >= HAP_MAX_ROUTES)
+            return -1; /* the rule as a whole expands to too many routes */
+
         for (size_t i = 0; i < nterms; i++)
             route_and(c, &r, &alts[i].v[idx[i]]);
         if (!r.never) {
@@ -750,7 +758,7 @@ size_t hap_rule_routes(struct hap_cfg *c, const struct hap_proxy *p, const struc
     }
     if (big)
         hap_warn(c, r->line, "'%s': the condition expands to more than %d routes; the "
-                 "groups that do are left out", r->keyword, HAP_MAX_ROUTES);
+                 "rest is left out", r->keyword, HAP_MAX_ROUTES);
     if (no)
         hap_warn(c, r->line, "'%s': '%s' cannot be expressed as an lxlb route (%s); requests "
                  "that only it matches go to the next route or the default backend",

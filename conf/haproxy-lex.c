@@ -101,7 +101,10 @@ void *hap_push(struct hap_arena *a, void **items, size_t *n, size_t *cap, size_t
         *items = p;
         *cap = ncap;
     }
-    return (unsigned char *)*items + (*n)++ * size;
+    /* Zeroed even when it reuses the slot of an item taken back (*n--). */
+    unsigned char *item = (unsigned char *)*items + (*n)++ * size;
+    memset(item, 0, size);
+    return item;
 }
 
 /* --------------------------------------------------------------- messages */

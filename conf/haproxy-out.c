@@ -349,6 +349,9 @@ static json_t *health_json(struct hap_cfg *c, const struct hap_proxy *p,
                      "all servers of a backend alike, as server '%s' (line %d)", srv[i]->name,
                      first->name, first->line);
     }
+    if (p->httpchk.on && p->chk_meth.s && strcmp(p->chk_meth.s, "GET") != 0)
+        hap_warn(c, p->chk_meth.line, "health checks with method %s: lxlb checks with GET",
+                 p->chk_meth.s);
     h = json_object();
     put_str(c, h, "path", p->httpchk.on && p->chk_path ? p->chk_path : "/", p->httpchk.line);
     json_object_set_new(h, "interval", duration(inter ? inter : 1));

@@ -18,6 +18,7 @@
 #define HAP_MAX_LINE  65536   /* bytes of one line; longer is an error */
 #define HAP_MAX_NEST  32      /* nested .if blocks */
 #define HAP_MAX_ROUTES 64     /* routes one rule may expand to (AND of ORs) */
+#define HAP_MAX_ALTS  256     /* patterns one ACL term may stand for */
 
 struct hap_chunk; /* one block of arena memory (conf/haproxy-lex.c) */
 
@@ -181,6 +182,7 @@ struct hap_proxy {
     bool log_own;                /* ...to its own target, not the global one */
     struct hap_flag httpchk;     /* option httpchk: checks are HTTP */
     const char *chk_path;        /* its URI, default "/" */
+    struct hap_str chk_meth;     /* its method (option httpchk, http-check send) */
     struct hap_str expect;       /* http-check expect, in lxlb's syntax */
     struct hap_str cookie;       /* cookie NAME */
     const char *cookie_mode;     /* "insert", "prefix", "rewrite" */

@@ -200,6 +200,8 @@ static const struct hap_note other_sections[] = {
     { NULL, NULL },
 };
 
+static void bind_kw(struct hap_cfg *c, struct hap_proxy *p, const struct hap_words *w);
+
 static struct hap_proxy *new_proxy(struct hap_cfg *c, const struct hap_proxy *from)
 {
     struct hap_proxy *p = hap_alloc(&c->arena, sizeof(*p));
@@ -252,12 +254,16 @@ static void check_proxy_name(struct hap_cfg *c, const struct hap_proxy *p)
 static void open_proxy(struct hap_cfg *c, const struct hap_words *w, enum hap_kind kind)
 {
     const struct hap_proxy *from = kind == HAP_DEFAULTS ? NULL : c->defaults;
-    const char *name = NULL;
+    const char *name = NULL, *addr = NULL;
     int i = 1;
     struct hap_proxy *p;
 
     if (i < w->argc && strcmp(w->argv[i], "from") != 0)
         name = w->argv[i++];
+    /* HAProxy 1.x: "listen NAME ADDR", "frontend NAME ADDR" (2.x wants "bind"). */
+    if (kind != HAP_DEFAULTS && kind != HAP_BACKEND && name && i < w->argc &&
+        strcmp(w->argv[i], "from") != 0)
+        addr = w->argv[i++];
     if (i < w->argc && !strcmp(w->argv[i], "from")) {
         if (i + 1 >= w->argc)
             hap_error(c, w->line, "'from' needs the name of a defaults section");
@@ -293,6 +299,13 @@ static void open_proxy(struct hap_cfg *c, const struct hap_words *w, enum hap_ki
                                        &c->cproxies, sizeof(*slot));
     if (slot)
         *slot = p;
+    if (addr) {
+        struct hap_words b = { .line = w->line, .argc = 2,
+                               .argv = (char *[]){ "bind", (char *)addr, NULL } };
+        hap_warn(c, w->line, "'%s %s %s' (HAProxy 1.x; 2.x wants 'bind') becomes "
+                 "'bind %s'", w->argv[0], name, addr, addr);
+        bind_kw(c, p, &b);
+    }
 }
 
 /* True when w opens a section (handled here). */
@@ -476,8 +489,7 @@ static void opt_httpchk(struct hap_cfg *c, struct hap_proxy *p, const struct hap
         meth = w->argv[i], uri = w->argv[i + 1];
     set_flag(&p->httpchk, true, w->line);
     p->chk_path = "/";
-    if (strcmp(meth, "GET") != 0)
-        hap_warn(c, w->line, "'option httpchk' with method %s: lxlb checks with GET", meth);
+    p->chk_meth = (struct hap_str){ hap_strdup(&c->arena, meth), w->line };
     if (n >= 3 && strpbrk(w->argv[i + 2], "\r\n"))
         hap_warn(c, w->line, "'option httpchk' headers after the version are not supported: "
                  "lxlb sends Host (the server's address) and User-Agent");
@@ -1191,8 +1203,8 @@ static void check_send(struct hap_cfg *c, struct hap_proxy *p, const struct hap_
     for (int i = 2; i + 1 < w->argc; i += 2) {
         const char *a = w->argv[i], *v = w->argv[i + 1];
 
-        if (!strcmp(a, "meth") && strcmp(v, "GET") != 0)
-            hap_warn(c, w->line, "'http-check send meth %s': lxlb checks with GET", v);
+        if (!strcmp(a, "meth"))
+            p->chk_meth = (struct hap_str){ hap_strdup(&c->arena, v), w->line };
         else if (!strcmp(a, "uri")) {
             if (v[0] != '/' || strpbrk(v, " \t\r\n"))
                 hap_warn(c, w->line, "'http-check send uri %s': lxlb checks a path "

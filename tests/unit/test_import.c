@@ -751,7 +751,7 @@ static void test_health_checks(void)
     CHECK(int_at(j, "backends[0].health.rise") == 4);
     CHECK(int_at(j, "backends[0].health.fall") == 5);
     CHECK_STR(str_at(j, "backends[0].health.expect"), "200,204");
-    CHECK_MSG("'option httpchk' with method HEAD: lxlb checks with GET");
+    CHECK_MSG("t.cfg:8: health checks with method HEAD: lxlb checks with GET");
     CHECK_MSG("t.cfg:7: server 's1' has no 'check'");
     CHECK_MSG("t.cfg:13: server 's3' has its own inter/rise/fall");
     check_loads(j);
@@ -918,7 +918,35 @@ static void test_errors_and_limits(void)
     hap_result_free(&res);
 }
 
+/* A rule taken back after an error leaves its slot to the next rule, which
+ * must start empty (found by fuzz_import: the old terms were written over). */
+static void test_reused_slots_start_empty(void)
+{
+    struct hap_arena a = { 0 };
+    struct hap_rule *rules = NULL, *r;
+    size_t n = 0, cap = 0;
+
+    r = hap_push(&a, (void **)&rules, &n, &cap, sizeof(*rules));
+    CHECK(r != NULL);
+    r->line = 7;
+    r->cond.nterms = 5;
+    n--; /* taken back */
+    r = hap_push(&a, (void **)&rules, &n, &cap, sizeof(*rules));
+    CHECK(r != NULL && r->line == 0 && r->cond.nterms == 0 && n == 1);
+    hap_arena_free(&a);
+    /* The same through the reader: a failed rule, then one with many terms. */
+    CHECK(conv(FE(" use_backend b if { path_beg /a } { path_beg /b } { path_beg /c } "
+                  "{ path_beg /d } nosuch\n"
+                  " use_backend b if { path_beg /a } { path_beg /b } { path_beg /c } "
+                  "{ path_beg /d } { path_beg /e } { path_beg /f } { path_beg /g }\n"
+                  " default_backend b\n") BE(" server s 127.0.0.1:1\n")) == NULL);
+    CHECK(res.nerr == 1 && res.nwarn == 0);
+    CHECK(count(res.msgs, "\n") == 1);
+    CHECK_MSG("t.cfg:5: error: no ACL named 'nosuch'");
+}
+
 UNIT_SUITE(import_tests) = {
+    { "import: a slot taken back starts empty", test_reused_slots_start_empty },
     { "import: tokenizer words, quotes, escapes", test_tokenizer_words_quotes_escapes },
     { "import: tokenizer environment and errors", test_tokenizer_env_and_errors },
     { "import: .if/.elif/.else/.endif blocks", test_conditional_blocks },

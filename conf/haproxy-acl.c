@@ -698,11 +698,9 @@ static size_t group_end(const struct hap_cond *cond, size_t from)
     return to;
 }
 
-int hap_cond_static(const struct hap_proxy *p, const struct hap_cond *cond, int line, bool tls,
-                    const char **why)
+int hap_cond_static(struct hap_cfg *c, const struct hap_proxy *p, const struct hap_cond *cond,
+                    int line, bool tls, const char **why)
 {
-    /* Static evaluation allocates alternatives only in a scratch arena. */
-    struct hap_cfg scratch = { 0 };
     const struct hap_alt *no = NULL;
     int v = 0;
 
@@ -711,16 +709,15 @@ int hap_cond_static(const struct hap_proxy *p, const struct hap_cond *cond, int 
         return 1;
     for (size_t from = 0; from < cond->nterms && v != 1;) {
         size_t to = group_end(cond, from);
-        int g = group_static(&scratch, p, cond, from, to, line, tls, &no);
+        int g = group_static(c, p, cond, from, to, line, tls, &no);
         if (g == 1 || (g == -1 && v == 0))
             v = g;
         from = to;
     }
-    if (v == -1)
+    if (v == -1) {
         *why = no && no->text ? no->text : "a test on the request";
-    hap_arena_free(&scratch.arena);
-    if (v == -1)
         return -1;
+    }
     return cond->unless ? !v : v;
 }
 
@@ -739,7 +736,7 @@ size_t hap_rule_routes(struct hap_cfg *c, const struct hap_proxy *p, const struc
         json_array_append_new(mine, json_object());
     } else if (cond->unless) {
         const char *why;
-        int v = hap_cond_static(p, cond, r->line, tls, &why);
+        int v = hap_cond_static(c, p, cond, r->line, tls, &why);
         if (v == 1)
             json_array_append_new(mine, json_object());
         else if (v == -1)

@@ -77,8 +77,8 @@ void hap_acl_parse(struct hap_cfg *c, struct hap_proxy *p, const struct hap_word
 /* Does a rule's condition hold for every request of a frontend whose
  * connections are TLS (tls) or not: 1 always, 0 never, -1 it depends on the
  * request (*why then names the test). */
-int hap_cond_static(const struct hap_proxy *p, const struct hap_cond *cond, int line, bool tls,
-                    const char **why);
+int hap_cond_static(struct hap_cfg *c, const struct hap_proxy *p, const struct hap_cond *cond,
+                    int line, bool tls, const char **why);
 /* The routes for rule r of frontend p (TLS or not) appended to routes, each
  * a JSON object with host / path_prefix / methods; the caller adds backend
  * or redirect. Warns about what cannot be expressed. Returns the number of

@@ -690,7 +690,7 @@ static void headers_from(struct hap_cfg *c, const struct hap_proxy *p, bool tls,
 
         if (r->kind != HAP_R_SET_HEADER)
             continue;
-        v = hap_cond_static(p, &r->cond, r->line, tls, &why);
+        v = hap_cond_static(c, p, &r->cond, r->line, tls, &why);
         if (v == 1)
             put_str(c, h, r->hname, r->hvalue, r->line);
         else if (v == -1)

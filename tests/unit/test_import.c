@@ -626,6 +626,9 @@ static void test_ssl_fc_is_known_per_frontend(void)
     CHECK_MSG("t.cfg:9: 'http-request set-header X-Host-Copy' is not supported: the value is a "
               "log-format expression");
     CHECK_MSG("t.cfg:10: 'http-request set-header X-Mobile' depends on 'hdr(host)'");
+    /* The reason names a negated test (its words outlive the evaluation). */
+    j = conv(BASIC(" http-request set-header X-Desk 1 if !{ hdr(host) m.example.com }\n", ""));
+    CHECK_MSG("t.cfg:6: 'http-request set-header X-Desk' depends on '!hdr(host)'");
 }
 
 static void test_redirects(void)

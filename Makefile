@@ -82,7 +82,8 @@ demo:
 	$(MAKE) all
 	tests/lxc/demo.sh $(BUILD)/lxlb
 
-# libFuzzer over the request path (clang); `make fuzz FUZZ_SECONDS=3600` for a long run.
+# libFuzzer over the request path and over import-haproxy (clang), the time split
+# between them; `make fuzz FUZZ_SECONDS=3600` for a long run.
 FUZZ_SECONDS ?= 300
 fuzz:
 	tests/deps.sh

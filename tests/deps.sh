@@ -5,7 +5,8 @@
 set -e
 PKGS="build-essential pkg-config libevent-dev libjansson-dev libssl-dev lxc lxc-dev
 node-llhttp apache2 wrk curl python3 python3-pytest iproute2 openssl chromium
-systemd man-db groff-base logrotate etcd-server etcd-client clang libclang-rt-14-dev"
+systemd man-db groff-base logrotate etcd-server etcd-client clang libclang-rt-14-dev
+haproxy"
 [ $# -gt 0 ] && PKGS="$*"
 missing=""
 for p in $PKGS; do

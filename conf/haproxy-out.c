@@ -927,7 +927,8 @@ static char *msgs_text(struct hap_cfg *c)
     size_t len = 1;
     char *out, *o;
 
-    qsort(c->msgs, c->nmsgs, sizeof(*c->msgs), msg_cmp);
+    if (c->nmsgs) /* qsort wants an array, even of nothing */
+        qsort(c->msgs, c->nmsgs, sizeof(*c->msgs), msg_cmp);
     for (size_t i = 0; i < c->nmsgs; i++)
         len += strlen(c->file) + strlen(c->msgs[i].text ? c->msgs[i].text : "") + 32;
     if (!(out = malloc(len)))

@@ -906,6 +906,7 @@ static void test_errors_and_limits(void)
     CHECK_MSG("t.cfg:6: error: unmatched quote");
     CHECK(res.nerr == 1);
     CHECK(conv("global\n maxconn 1\0 2\n") == NULL);
+    hap_result_free(&res);
     CHECK(hap_convert("t.cfg", "global\n maxconn 1\0 2\n", 20, &res) < 0);
     CHECK_MSG("NUL byte");
     hap_result_free(&res);

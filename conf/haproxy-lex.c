@@ -109,13 +109,31 @@ void *hap_push(struct hap_arena *a, void **items, size_t *n, size_t *cap, size_t
 
 /* --------------------------------------------------------------- messages */
 
+/* Messages quote the file's words, which may hold any byte: control
+ * characters are written as escapes, so a message stays one line. */
+static void msg_escape(char *out, size_t outlen, const char *in)
+{
+    size_t o = 0;
+
+    for (; *in && o + 5 < outlen; in++) {
+        unsigned char ch = (unsigned char)*in;
+        if (ch >= 0x20 && ch != 0x7f)
+            out[o++] = (char)ch;
+        else
+            o += (size_t)snprintf(out + o, outlen - o, ch == '\n' ? "\\n" : ch == '\r'
+                                  ? "\\r" : ch == '\t' ? "\\t" : "\\x%02x", ch);
+    }
+    out[o] = '\0';
+}
+
 static void hap_vmsg(struct hap_cfg *c, int line, bool error, const char *fmt, va_list ap)
 {
     struct hap_msg *m = hap_push(&c->arena, (void **)&c->msgs, &c->nmsgs, &c->cmsgs,
                                  sizeof(*c->msgs));
-    char buf[1024];
+    char raw[1024], buf[4096];
 
-    vsnprintf(buf, sizeof(buf), fmt, ap);
+    vsnprintf(raw, sizeof(raw), fmt, ap);
+    msg_escape(buf, sizeof(buf), raw);
     /* The same words about the same line once (a rule is mapped once per
      * frontend it ends up in). */
     for (size_t i = 0; m && i + 1 < c->nmsgs; i++)

@@ -916,6 +916,10 @@ static void test_errors_and_limits(void)
     CHECK_MSG("line longer than");
     CHECK(conv("") == NULL);
     CHECK_MSG("no frontend");
+    /* Control characters in a quoted word stay inside one message line. */
+    conv(BASIC(" frob\\nnicate \"a\\rb\\x01\"\n", ""));
+    CHECK_MSG("t.cfg:6: 'frob\\nnicate' is not supported");
+    CHECK(count(res.msgs, "\n") == 1);
     /* Not UTF-8: JSON cannot carry it. */
     CHECK(conv(BASIC(" http-request set-header X-A \"\\xff\"\n", "")) == NULL);
     CHECK_MSG("not valid UTF-8");

@@ -329,7 +329,7 @@ static json_t *health_json(struct hap_cfg *c, const struct hap_proxy *p,
 {
     const struct hap_server *first = NULL;
     json_t *h;
-    uint32_t inter;
+    uint32_t inter, tmo;
 
     for (size_t i = 0; i < n && !first; i++)
         if (srv[i]->o.check.on)
@@ -356,9 +356,8 @@ static json_t *health_json(struct hap_cfg *c, const struct hap_proxy *p,
     put_str(c, h, "path", p->httpchk.on && p->chk_path ? p->chk_path : "/", p->httpchk.line);
     json_object_set_new(h, "interval", duration(inter ? inter : 1));
     /* Without "timeout check" HAProxy waits up to 'inter' for an answer. */
-    json_object_set_new(h, "timeout", duration(p->timeout[HAP_T_CHECK].line
-                                               ? (p->timeout[HAP_T_CHECK].ms ? p->timeout[HAP_T_CHECK].ms : 1)
-                                               : (inter ? inter : 1)));
+    tmo = p->timeout[HAP_T_CHECK].line ? p->timeout[HAP_T_CHECK].ms : inter;
+    json_object_set_new(h, "timeout", duration(tmo ? tmo : 1));
     json_object_set_new(h, "rise", json_integer(first->o.rise.line ? first->o.rise.v : 2));
     json_object_set_new(h, "fall", json_integer(first->o.fall.line ? first->o.fall.v : 3));
     if (p->httpchk.on) {

@@ -87,8 +87,8 @@ demo:
 	$(MAKE) all
 	tests/lxc/demo.sh $(BUILD)/lxlb
 
-# libFuzzer over the request path, PROXY headers and routing (clang), the time
-# split between them; `make fuzz FUZZ_SECONDS=3600` for a long run.
+# libFuzzer over the request path, PROXY headers, routing and import-haproxy
+# (clang), the time split between them; `make fuzz FUZZ_SECONDS=3600` for a long run.
 FUZZ_SECONDS ?= 300
 fuzz:
 	tests/deps.sh

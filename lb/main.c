@@ -15,6 +15,7 @@
 #include <openssl/crypto.h>
 
 #include "conf/conf.h"
+#include "conf/haproxy.h"
 #include "discovery/agent.h"
 #include "discovery/helper.h"
 #include "lb/ctr.h"
@@ -46,7 +47,8 @@ static void usage(FILE *out)
             "usage: lxlb -f FILE [-d]        run in the foreground, logging to stderr\n"
             "       lxlb -c -f FILE          check FILE and exit (0 valid, 1 invalid)\n"
             "       lxlb -D -p PIDFILE -f FILE  run as a daemon\n"
-            "       lxlb -v                  versions\n");
+            "       lxlb -v                  versions\n"
+            "       lxlb import-haproxy FILE|-  convert a haproxy.cfg to lxlb JSON\n");
 }
 
 static void print_versions(void)
@@ -265,6 +267,8 @@ int main(int argc, char **argv)
 
     if (argc > 1 && !strcmp(argv[1], "agent"))
         return agent_main(argc - 1, argv + 1); /* lxlb agent ...: no proxy */
+    if (argc > 1 && !strcmp(argv[1], "import-haproxy"))
+        return hap_main(argc - 1, argv + 1); /* haproxy.cfg -> JSON on stdout */
     if (argc > 1 && !strcmp(argv[1], "lxc-helper"))
         return dh_main(argc - 1, argv + 1); /* started by discovery: liblxc as root */
     if ((rc = parse_args(argc, argv, &o)))

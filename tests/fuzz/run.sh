@@ -1,9 +1,10 @@
 #!/bin/bash
 # tests/fuzz/run.sh [SECONDS] - build lxlb's libFuzzer targets into build/fuzz/
 # and run them for SECONDS in all (default 60): half for fuzz_request (the
-# request path: lb/h1.c, lb/http.c,
-# lb/forward.c), the other half shared by fuzz_pp (PROXY protocol, lb/pp.c)
-# and fuzz_route (routing and redirects, lb/route.c, lb/redirect.c). Prints
+# request path: lb/h1.c, lb/http.c, lb/forward.c), the other half shared by
+# fuzz_pp (PROXY protocol, lb/pp.c), fuzz_route (routing and redirects,
+# lb/route.c, lb/redirect.c) and fuzz_import (`lxlb import-haproxy`: a whole
+# haproxy.cfg through conf/haproxy*.c, seeds in corpus-import/). Prints
 # the executions run; exits non-zero when a fuzzer finds a crash or a broken
 # invariant (the input is saved in build/fuzz/artifacts/; replay it with
 # build/fuzz/fuzz_<target> FILE).
@@ -15,7 +16,7 @@
 #   FUZZ_TARGETS=route tests/fuzz/run.sh --replay FILE...
 #
 # Environment: FUZZ_BUILD (default build/fuzz), FUZZ_CC (default clang),
-# FUZZ_TARGETS (default "request pp route"; --replay: the first),
+# FUZZ_TARGETS (default "request pp route import"; --replay: the first),
 # FUZZ_LLHTTP_STRICT (0/1, default: as the Makefile builds llhttp),
 # FUZZ_CFLAGS (extra compiler flags), FUZZ_JOBS (default 1), FUZZ_MAX_LEN (default 8192), FUZZ_SKIP (checks to
 # skip while a known lxlb bug is open, e.g. "host,xff"; see fuzz_request.c).
@@ -28,7 +29,7 @@ LLHTTP_DIR=${LLHTTP_DIR:-/usr/share/llhttp}
 LLHTTP_INC=${LLHTTP_INC:-/usr/share/include/llhttp}
 JOBS=${FUZZ_JOBS:-1}
 MAX_LEN=${FUZZ_MAX_LEN:-8192}
-read -r -a TARGETS <<<"${FUZZ_TARGETS:-request pp route}"
+read -r -a TARGETS <<<"${FUZZ_TARGETS:-request pp route import}"
 
 replay=()
 if [ "${1:-}" = "--replay" ]; then
@@ -84,8 +85,14 @@ target_setup() { # name
               "$ROOT/lb/http.c" "$ROOT/lb/ctr.c" "$ROOT/conf/parse.c" "${LLHTTP_SRCS[@]}")
         DICT=$ROOT/tests/fuzz/route.dict SEEDS=$ROOT/tests/fuzz/corpus-route
         CORPUS=$OUT/corpus-route LEN=2048 ;;
+    import)
+        SRCS=("$ROOT/tests/fuzz/fuzz_import.c" "$ROOT"/conf/haproxy*.c "$ROOT/conf/json.c"
+              "$ROOT/conf/parse.c")
+        LIBS="jansson"
+        DICT=$ROOT/tests/fuzz/haproxy.dict SEEDS=$ROOT/tests/fuzz/corpus-import
+        CORPUS=$OUT/corpus-import LEN=${FUZZ_MAX_LEN:-16384} ;;
     *)
-        echo "fuzz: unknown target $1 (request, pp, route)" >&2
+        echo "fuzz: unknown target $1 (request, pp, route, import)" >&2
         exit 2 ;;
     esac
     BIN=$OUT/fuzz_$1

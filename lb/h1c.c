@@ -14,10 +14,12 @@
 #include "lb/h1.h"
 #include "lb/http.h"
 #include "lb/proxy-t.h"
+#include "lb/redirect.h"
 #include "lb/stream.h"
 #include "lb/tls.h"
 
 static const struct stream_cli_ops h1_stream_ops;
+static int st_answer(struct stream *st, int status);
 static void parse_head(struct cli *c);
 
 static struct evbuffer *input(const struct cli *c) { return bufferevent_get_input(c->bev); }
@@ -377,7 +379,8 @@ static void st_req_pause(struct stream *st, bool paused)
 
 static bool close_after(struct cli *c, const struct stream *st)
 {
-    return !c->h1.keepalive || st->be->conf->http_close || st->resp_body == H1_BODY_EOF ||
+    return !c->h1.keepalive || (st->be && st->be->conf->http_close) ||
+           st->resp_body == H1_BODY_EOF ||
            c->px->stopping || (c->eof && evbuffer_get_length(input(c)) == 0);
 }
 
@@ -425,17 +428,10 @@ static void st_resp_body(struct stream *st, struct evbuffer *payload)
     st->bytes_out += evbuffer_get_length(out) - before;
 }
 
-/* The response is complete: log it and serve the next request (maybe
- * already buffered: pipelining), or close. */
-static int st_resp_done(struct stream *st)
+/* An exchange is over (its response is in the output): log it and serve the
+ * next request (maybe already buffered: pipelining), or close. */
+static int next_or_close(struct cli *c, struct stream *st, bool whole)
 {
-    struct cli *c = cli_of(st);
-    bool whole = st->req_done;
-
-    if (st->resp_body == H1_BODY_CHUNKED) {
-        h1w_last_chunk(output(c));
-        st->bytes_out += 5;
-    }
     cli_flush(c);
     ctr_add(c->fe->ctr, CTR_BYTES_OUT, (int64_t)st->bytes_out);
     stream_log(st);
@@ -456,6 +452,54 @@ static int st_resp_done(struct stream *st)
     cli_read(c, true);
     parse_head(c);
     return -1;
+}
+
+static int st_resp_done(struct stream *st)
+{
+    struct cli *c = cli_of(st);
+
+    if (st->resp_body == H1_BODY_CHUNKED) {
+        h1w_last_chunk(output(c));
+        st->bytes_out += 5;
+    }
+    return next_or_close(c, st, st->req_done);
+}
+
+/* The route's redirect, built from the request's Host and target (never
+ * from unchecked bytes: lb/redirect.h). The connection stays open as after
+ * any response, unless the request has a body: it is not read, so the
+ * connection closes after the answer. */
+static int st_redirect(struct stream *st, const struct conf_redirect *rd)
+{
+    struct cli *c = cli_of(st);
+    int host = http_hdr_find(&st->req, "host", 0);
+    bool ka = c->h1.keepalive && !c->px->stopping && st->req_body == H1_BODY_NONE &&
+              !(c->eof && evbuffer_get_length(input(c)) == 0);
+    struct redirect_req rq = {
+        .https = c->fe->conf->tls.enabled,
+        .host = host >= 0 ? http_hdr_value(&st->req, (uint32_t)host) : NULL,
+        .host_len = host >= 0 ? st->req.hdrs[host].value_len : 0,
+        .target = st->req.buf + st->req.target,
+        .target_len = st->req.target_len,
+        .http_minor = st->req_minor,
+        .keepalive = ka,
+        .head = st->method == HTTP_HEAD,
+    };
+    struct hbuf b = { 0 };
+
+    if (redirect_response(rd, &rq, &b) != 0) {
+        hbuf_free(&b);
+        st->who = WHO_PROXY;
+        st->phase = PH_HEAD;
+        st->why = "a redirect would copy unsafe bytes of the request";
+        return st_answer(st, 400);
+    }
+    st->status = rd->code;
+    st->bytes_out = b.len;
+    hbuf_to_evbuffer(&b, output(c));
+    hbuf_free(&b);
+    c->h1.keepalive = ka;
+    return next_or_close(c, st, st->req_body == H1_BODY_NONE);
 }
 
 /* lxlb's own answer: an error page, then close. */
@@ -506,6 +550,7 @@ static const struct stream_cli_ops h1_stream_ops = {
     .resp_body = st_resp_body,
     .resp_done = st_resp_done,
     .answer = st_answer,
+    .redirect = st_redirect,
     .abort = st_abort,
     .flush = st_flush,
     .client_ip = st_client_ip,

@@ -25,6 +25,7 @@ struct server;
 struct srv_conn;
 struct stream;
 struct fwd_resp_ctx;
+struct conf_redirect;
 
 enum st_state {
     ST_HEAD = 0, /* the client is sending the request head */
@@ -76,6 +77,10 @@ struct stream_cli_ops {
     int (*resp_done)(struct stream *st);
     /* lxlb answers itself (status >= 400: an error page and close). */
     int (*answer)(struct stream *st, int status);
+    /* lxlb answers with the redirect of the request's route (then, as after
+     * any response, the next request); a redirect that would copy unsafe
+     * bytes of the request answers 400. */
+    int (*redirect)(struct stream *st, const struct conf_redirect *rd);
     /* The response cannot complete: cut the client connection. */
     int (*abort)(struct stream *st);
     /* Send what the response queued so far (end of a server read). */

@@ -16,7 +16,8 @@
 #include "lb/forward.h"
 #include "lb/log.h"
 #include "lb/pool.h"
-#include "lb/proxy-t.h"
+#include "lb/proxy.h"
+#include "lb/route.h"
 #include "lb/sconn.h"
 #include "lb/server.h"
 #include "lb/stream.h"
@@ -336,13 +337,60 @@ void stream_head_parsed(struct stream *st)
     st->t_head_us = now_us(st);
 }
 
+/* The running backend of a route's conf_backend: by position when the
+ * frontend is on the proxy's generation (the proxy's backends are built in
+ * its order), by name for a frontend a reload left behind. */
+static struct backend *backend_of(const struct stream *st, const struct conf_backend *cb)
+{
+    const struct conf *c = st->px->conf;
+
+    if (st->fe->gen == c && cb >= c->backends && cb < c->backends + c->nbackends)
+        return st->px->backends[cb - c->backends];
+    return proxy_find_backend(st->px, cb->name);
+}
+
+/* The route a request takes: the first that matches its host (an
+ * absolute-form target's authority, else Host), path and method. NULL: none
+ * matches (the frontend's default backend, if any). */
+static const struct conf_route *route_of(const struct stream *st)
+{
+    const struct conf_frontend *cf = st->fe->conf;
+    const struct http_head *h = &st->req;
+    struct route_target tg;
+    const char *host = NULL;
+    size_t hlen = 0;
+    int i;
+
+    if (!cf->nroutes)
+        return NULL;
+    route_target_split(h->buf + h->target, h->target_len, &tg);
+    if (tg.authority) {
+        host = tg.authority;
+        hlen = tg.authority_len;
+    } else if ((i = http_hdr_find(h, "host", 0)) >= 0) {
+        host = http_hdr_value(h, (uint32_t)i);
+        hlen = h->hdrs[i].value_len;
+    }
+    return route_match(cf->route_table, host, hlen, tg.path, tg.path_len, st->method);
+}
+
 int stream_start(struct stream *st)
 {
+    const struct conf_route *r = route_of(st);
     int status = 503;
 
-    st->be = st->fe->backend;
-    be_ref(st->be);
     ctr_inc(st->fe->ctr, CTR_REQUESTS);
+    if (r)
+        route_count(st->fe->conf->route_table, r);
+    if (r && r->redirect.enabled) {
+        st->state = ST_DONE;
+        return st->cli->redirect(st, &r->redirect);
+    }
+    st->be = r ? backend_of(st, r->backend) : st->fe->backend;
+    if (!st->be)
+        return stream_refuse(st, r ? 503 : 404, WHO_PROXY, PH_HEAD,
+                             r ? "the route's backend is gone" : "no route matches");
+    be_ref(st->be);
     ctr_inc(st->be->ctr, CTR_REQUESTS);
     st->retries_left = (int)st->be->conf->retries;
     st->state = ST_CONNECT;

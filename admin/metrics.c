@@ -41,6 +41,7 @@ GETTER(fe_cur, struct frontend, fe, ctr_sum(fe->ctr, CTR_CONNS))
 GETTER(fe_conns, struct frontend, fe, ctr_sum(fe->ctr, CTR_CONNS_TOTAL))
 GETTER(fe_reqs, struct frontend, fe, ctr_sum(fe->ctr, CTR_REQUESTS))
 GETTER(fe_errs, struct frontend, fe, ctr_sum(fe->ctr, CTR_ERRORS))
+GETTER(fe_pperrs, struct frontend, fe, ctr_sum(fe->ctr, CTR_PROXY_ERRORS))
 GETTER(fe_bin, struct frontend, fe, ctr_sum(fe->ctr, CTR_BYTES_IN))
 GETTER(fe_bout, struct frontend, fe, ctr_sum(fe->ctr, CTR_BYTES_OUT))
 
@@ -74,6 +75,8 @@ static const struct metric fe_metrics[] = {
     { "lxlb_frontend_requests_total", "counter", "Requests received.", fe_reqs },
     { "lxlb_frontend_errors_total", "counter", "Requests answered with an lxlb error page.",
       fe_errs },
+    { "lxlb_frontend_proxy_errors_total", "counter",
+      "Connections closed for a missing, malformed or late PROXY protocol header.", fe_pperrs },
     { "lxlb_frontend_bytes_in_total", "counter", "Request bytes received from clients.", fe_bin },
     { "lxlb_frontend_bytes_out_total", "counter", "Response bytes sent to clients.", fe_bout },
 };

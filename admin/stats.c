@@ -155,6 +155,7 @@ static json_t *frontend_json(const struct frontend *fe)
     set_u64(o, "connections_total", ctr_sum(fe->ctr, CTR_CONNS_TOTAL));
     set_u64(o, "requests", ctr_sum(fe->ctr, CTR_REQUESTS));
     set_u64(o, "errors", ctr_sum(fe->ctr, CTR_ERRORS));
+    set_u64(o, "proxy_errors", ctr_sum(fe->ctr, CTR_PROXY_ERRORS));
     set_u64(o, "bytes_in", ctr_sum(fe->ctr, CTR_BYTES_IN));
     set_u64(o, "bytes_out", ctr_sum(fe->ctr, CTR_BYTES_OUT));
     json_object_set_new(o, "accept_proxy", json_boolean(fe->conf && fe->conf->accept_proxy));

@@ -7,6 +7,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <sys/socket.h>
+#include <event2/util.h>
+
 #include "lb/h1-t.h"
 #include "lb/rd.h"
 
@@ -54,6 +57,16 @@ struct h1c {
     uint32_t nreq;             /* requests served on this connection */
 };
 
+/* accept_proxy: the PROXY protocol header being read, before the socket
+ * gets its bufferevent (a TLS handshake must not start on its bytes). */
+struct cli_pp {
+    struct event *ev;            /* reads the raw socket (level-triggered) */
+    evutil_socket_t fd;          /* the accepted socket */
+    uint8_t *buf;                /* header bytes consumed so far */
+    size_t len;                  /* bytes in buf */
+    size_t cap;                  /* bytes allocated for buf */
+};
+
 struct cli {
     struct proxy *px;            /* owner */
     struct frontend *fe;         /* accepted by (referenced) */
@@ -61,7 +74,12 @@ struct cli {
     struct rd rd;                /* its reading on plain TCP (lb/rd.h); TLS reads itself */
     struct event *timer;         /* the protocol state's deadline */
     int timer_state;             /* the state it was armed in (a callback checks it) */
-    const struct cli_proto *proto; /* NULL while the TLS handshake runs */
+    const struct cli_proto *proto; /* NULL while the TLS handshake or the PROXY
+                                  * header runs */
+    struct cli_pp *pp;           /* the PROXY header phase, NULL after it (or without) */
+    struct sockaddr_storage src; /* the client: as accepted, or from a PROXY header */
+    struct sockaddr_storage dst; /* where it connected: this socket's address, or
+                                  * the PROXY header's (for send_proxy) */
     bool direct;                 /* plain TCP: writes from our callbacks (out_flush) */
     bool eof;                    /* the client closed its sending side */
     int64_t accepted_us;         /* accept time (monotonic us) */

@@ -10,14 +10,22 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include <errno.h>
+#include <unistd.h>
+
 #include "lb/cli.h"
 #include "lb/ctr.h"
+#include "lb/log.h"
+#include "lb/pp.h"
 #include "lb/proxy.h"
 #include "lb/tls.h"
 
 #define LINGER_MS 2000 /* read and discard this long before a close */
 #define LINGER_STATE (-2) /* the timer state of the linger (any protocol) */
 #define HANDSHAKE_STATE (-3) /* the timer state of the TLS handshake */
+#define PP_STATE (-4) /* the timer state of the PROXY header */
+
+static void pp_fail(struct cli *c, const char *why);
 
 int64_t cli_mono_us(void)
 {
@@ -51,6 +59,10 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
     c->timer_state = -1;
     if (armed == LINGER_STATE || armed == HANDSHAKE_STATE) {
         cli_free(c); /* linger over, or a handshake that never finished */
+        return;
+    }
+    if (armed == PP_STATE && c->pp) {
+        pp_fail(c, "no whole header within timeout.http_request");
         return;
     }
     /* A deadline belongs to the state it was armed in: a state change
@@ -168,8 +180,10 @@ static void handshake_cb(struct bufferevent *bev, short what, void *arg)
 
 /* ------------------------------------------------------------- lifetime */
 
-static void client_name(struct cli *c, const struct sockaddr *sa)
+/* c->client_ip and c->client, from c->src. */
+static void client_name(struct cli *c)
 {
+    const struct sockaddr *sa = (const struct sockaddr *)&c->src;
     char ip[INET6_ADDRSTRLEN] = "unix";
     unsigned port = 0;
 
@@ -189,6 +203,19 @@ static void client_name(struct cli *c, const struct sockaddr *sa)
         snprintf(c->client, sizeof(c->client), "%s:%u", ip, port);
 }
 
+static void pp_free(struct cli *c)
+{
+    if (!c->pp)
+        return;
+    if (c->pp->ev)
+        event_free(c->pp->ev);
+    if (!c->bev)
+        evutil_closesocket(c->pp->fd); /* never got its bufferevent */
+    free(c->pp->buf);
+    free(c->pp);
+    c->pp = NULL;
+}
+
 void cli_free(struct cli *c)
 {
     struct proxy *px = c->px;
@@ -201,8 +228,10 @@ void cli_free(struct cli *c)
         px->clis = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    pp_free(c);
     rd_free(&c->rd);
-    bufferevent_free(c->bev);
+    if (c->bev)
+        bufferevent_free(c->bev);
     event_free(c->timer);
     ctr_dec(c->fe->ctr, CTR_CONNS);
     fe_unref(c->fe);
@@ -210,31 +239,54 @@ void cli_free(struct cli *c)
     proxy_conn_closed(px);
 }
 
-struct cli *cli_new(struct frontend *fe, struct bufferevent *bev, const struct sockaddr *sa,
-                    bool direct, bool handshake)
+/* A connection without its socket's bufferevent yet: listed, counted, with
+ * its timer. NULL: out of memory (the connection counted as closed). */
+static struct cli *cli_alloc(struct frontend *fe, const struct sockaddr *sa, socklen_t salen)
 {
     struct proxy *px = fe->px;
     struct cli *c = calloc(1, sizeof(*c));
-    const struct conf_timeouts *t = &px->conf->timeout;
-    struct timeval ctv = { t->client_ms / 1000, (t->client_ms % 1000) * 1000 };
 
     if (!c || !(c->timer = evtimer_new(px->base, timer_cb, c))) {
         free(c);
-        bufferevent_free(bev);
         proxy_conn_closed(px);
         return NULL;
     }
-    c->bev = bev;
     c->px = px;
     c->fe = fe;
     c->timer_state = -1;
     c->accepted_us = cli_mono_us();
     fe_ref(fe);
+    if (salen > sizeof(c->src))
+        salen = sizeof(c->src);
+    memcpy(&c->src, sa, salen);
+    client_name(c);
+    c->next = px->clis;
+    if (px->clis)
+        px->clis->prev = c;
+    px->clis = c;
+    ctr_inc(fe->ctr, CTR_CONNS);
+    ctr_inc(fe->ctr, CTR_CONNS_TOTAL);
+    return c;
+}
+
+/* The socket's bufferevent (owned from here): plain TCP read and written
+ * by lxlb itself (direct), or TLS, whose handshake comes first. 0, or -1
+ * when c was freed. */
+static int cli_attach(struct cli *c, struct bufferevent *bev, bool direct, bool handshake)
+{
+    const struct conf_timeouts *t = &c->px->conf->timeout;
+    struct timeval ctv = { t->client_ms / 1000, (t->client_ms % 1000) * 1000 };
+
+    c->bev = bev;
+    if (c->dst.ss_family == AF_UNSPEC) {
+        socklen_t len = sizeof(c->dst);
+        if (getsockname(bufferevent_getfd(bev), (struct sockaddr *)&c->dst, &len) < 0)
+            c->dst.ss_family = AF_UNSPEC;
+    }
     /* No TCP_NODELAY towards clients (as HAProxy): a response is written in
      * few large writes anyway, and with Nagle off a client whose receive
      * window collapses gets a trickle of tiny segments (measured: 4 MB in
      * 30 s instead of 0.6 s). */
-    client_name(c, sa);
     bufferevent_setcb(bev, read_cb, write_cb, handshake ? handshake_cb : event_cb, c);
     /* No read watermark: each state bounds its input itself (reading stops
      * at CLI_BUF_HIGH when nothing is consumed), and libevent's watermark
@@ -245,41 +297,158 @@ struct cli *cli_new(struct frontend *fe, struct bufferevent *bev, const struct s
     rd_init(&c->rd, bev);
     if (direct)
         bufferevent_disable(bev, EV_WRITE);
-    c->next = px->clis;
-    if (px->clis)
-        px->clis->prev = c;
-    px->clis = c;
-    ctr_inc(fe->ctr, CTR_CONNS);
-    ctr_inc(fe->ctr, CTR_CONNS_TOTAL);
     if (direct ? rd_on(&c->rd) < 0 : bufferevent_enable(bev, EV_READ) < 0) {
         cli_free(c);
-        return NULL;
+        return -1;
     }
     if (handshake) {
         cli_arm(c, HANDSHAKE_STATE, t->client_ms); /* the handshake's deadline */
-        return c;
+        return 0;
     }
     c->proto = &h1c_proto;
     c->proto->start(c);
-    return c;
+    return 0;
 }
 
-void cli_accept(struct frontend *fe, evutil_socket_t fd, const struct sockaddr *sa)
+struct cli *cli_new(struct frontend *fe, struct bufferevent *bev, const struct sockaddr *sa,
+                    bool direct, bool handshake)
 {
-    struct proxy *px = fe->px;
-    bool tls = fe->conf->tls.enabled;
+    struct cli *c = cli_alloc(fe, sa, sizeof(struct sockaddr_storage));
+
+    if (!c) {
+        bufferevent_free(bev);
+        return NULL;
+    }
+    return cli_attach(c, bev, direct, handshake) < 0 ? NULL : c;
+}
+
+/* The socket's bufferevent, plain or TLS as the frontend says. 0, or -1
+ * when c was freed. */
+static int cli_open(struct cli *c, evutil_socket_t fd)
+{
+    struct proxy *px = c->px;
+    bool tls = c->fe->conf->tls.enabled;
     /* A TLS frontend whose certificates are not loaded closes: never plain text. */
-    struct bufferevent *bev = tls ? tls_bev_new(fe->tls, px->base, fd)
+    struct bufferevent *bev = tls ? tls_bev_new(c->fe->tls, px->base, fd)
                                   : bufferevent_socket_new(px->base, fd, BEV_OPT_CLOSE_ON_FREE);
 
     if (!bev) {
-        evutil_closesocket(fd);
-        proxy_conn_closed(px);
+        if (!c->pp)
+            evutil_closesocket(fd); /* else pp_free closes it, with no bufferevent */
+        cli_free(c);
+        return -1;
+    }
+    c->bev = bev;
+    pp_free(c);
+    return cli_attach(c, bev, !tls, tls);
+}
+
+/* ---------------------------------------------------------- PROXY header */
+
+/* A PROXY header that is missing, malformed, cut short or late: counted,
+ * logged at debug level, closed. */
+static void pp_fail(struct cli *c, const char *why)
+{
+    ctr_inc(c->fe->ctr, CTR_PROXY_ERRORS);
+    log_event(LOG_LVL_DEBUG, "%s: %s: PROXY header: %s", c->fe->name, c->client, why);
+    cli_free(c);
+}
+
+/* The header is whole: its source is the client from now on (logs,
+ * X-Forwarded-For, send_proxy), unless it says it has none. */
+static void pp_done(struct cli *c, const struct pp_result *r)
+{
+    evutil_socket_t fd = c->pp->fd;
+
+    cli_disarm(c);
+    if (!r->local) {
+        memcpy(&c->src, &r->src, r->src_len);
+        memcpy(&c->dst, &r->dst, r->dst_len);
+        client_name(c);
+    }
+    event_del(c->pp->ev);
+    cli_open(c, fd);
+}
+
+/* Peek at what has come, and take only bytes that are surely the header's:
+ * the request (or a TLS ClientHello) behind it is left in the socket. */
+static void pp_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    static __thread uint8_t peek[PP_V2_MAX];
+    struct cli *c = arg;
+    struct cli_pp *pp = c->pp;
+    struct pp_result r;
+    ssize_t n;
+
+    (void)what;
+    memcpy(peek, pp->buf, pp->len);
+    n = recv(fd, peek + pp->len, sizeof(peek) - pp->len, MSG_PEEK);
+    if (n == 0) {
+        pp_fail(c, "the connection closed before a whole header");
         return;
     }
-    /* Plain TCP is read and written by us (lb/rd.h, cli_flush); TLS by
-     * libevent_openssl. On failure cli_new has closed it. */
-    cli_new(fe, bev, sa, !tls, tls);
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            pp_fail(c, strerror(errno));
+        return;
+    }
+    enum pp_status st = pp_parse(peek, pp->len + (size_t)n, &r);
+    if (st == PP_ERROR) {
+        pp_fail(c, r.why);
+        return;
+    }
+    /* Consume what is the header's: all of it when whole, else all that came
+     * (the end is not in view yet, so it is all header). */
+    size_t take = st == PP_DONE ? r.len - pp->len : (size_t)n;
+    if (pp->len + take > pp->cap) {
+        size_t cap = pp->len + take;
+        uint8_t *b = realloc(pp->buf, cap);
+        if (!b) {
+            pp_fail(c, "out of memory");
+            return;
+        }
+        pp->buf = b;
+        pp->cap = cap;
+    }
+    if (recv(fd, pp->buf + pp->len, take, 0) != (ssize_t)take) {
+        pp_fail(c, "short read");
+        return;
+    }
+    pp->len += take;
+    if (st == PP_DONE)
+        pp_done(c, &r);
+}
+
+static void pp_start(struct cli *c, evutil_socket_t fd)
+{
+    struct cli_pp *pp = calloc(1, sizeof(*pp));
+
+    if (pp)
+        pp->fd = fd;
+    c->pp = pp;
+    if (!pp || !(pp->ev = event_new(c->px->base, fd, EV_READ | EV_PERSIST, pp_read_cb, c)) ||
+        event_add(pp->ev, NULL) < 0) {
+        if (!pp)
+            evutil_closesocket(fd);
+        pp_fail(c, "out of memory");
+        return;
+    }
+    /* The header comes first and at once, within timeout.http_request. */
+    cli_arm(c, PP_STATE, c->px->conf->timeout.http_request_ms);
+}
+
+void cli_accept(struct frontend *fe, evutil_socket_t fd, const struct sockaddr *sa, int salen)
+{
+    struct cli *c = cli_alloc(fe, sa, (socklen_t)salen);
+
+    if (!c) {
+        evutil_closesocket(fd);
+        return;
+    }
+    if (fe->conf->accept_proxy)
+        pp_start(c, fd);
+    else
+        cli_open(c, fd);
 }
 
 void cli_stop_all(struct proxy *px)

@@ -16,8 +16,9 @@ struct frontend;
 
 #define CLI_BUF_HIGH (64 * 1024) /* bytes queued per direction before backpressure */
 
-/* Takes ownership of a freshly accepted client socket. */
-void cli_accept(struct frontend *fe, evutil_socket_t fd, const struct sockaddr *sa);
+/* Takes ownership of a freshly accepted client socket. With accept_proxy,
+ * a PROXY protocol header is read first (lb/pp.h). */
+void cli_accept(struct frontend *fe, evutil_socket_t fd, const struct sockaddr *sa, int salen);
 /* A client connection on bev (owned from here, freed on failure); direct:
  * plain TCP read and written by lxlb itself; handshake: TLS, the protocol
  * starts when it is done. NULL when it could not be set up (the connection

@@ -21,6 +21,8 @@ enum ctr_idx {
     CTR_CONNS_TOTAL, /* frontend: client connections accepted, ever */
     CTR_ACTIVE,      /* server: requests in flight to it now (gauge) */
     CTR_IDLE,        /* server: idle pooled connections to it now (gauge) */
+    CTR_PROXY_ERRORS, /* frontend: connections closed for a missing, malformed or
+                       * late PROXY protocol header (accept_proxy) */
     CTR_N
 };
 

@@ -534,6 +534,12 @@ static int st_abort(struct stream *st)
 static void st_flush(struct stream *st) { cli_flush(cli_of(st)); }
 
 static const char *st_client_ip(struct stream *st) { return cli_of(st)->client_ip; }
+
+static void st_addrs(struct stream *st, const struct sockaddr **src, const struct sockaddr **dst)
+{
+    *src = (const struct sockaddr *)&cli_of(st)->src;
+    *dst = (const struct sockaddr *)&cli_of(st)->dst;
+}
 static const char *st_client_name(struct stream *st) { return cli_of(st)->client; }
 
 static const char *st_tls_suffix(struct stream *st, char *buf, size_t n)
@@ -555,5 +561,6 @@ static const struct stream_cli_ops h1_stream_ops = {
     .flush = st_flush,
     .client_ip = st_client_ip,
     .client_name = st_client_name,
+    .addrs = st_addrs,
     .tls_suffix = st_tls_suffix,
 };

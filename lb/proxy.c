@@ -101,8 +101,7 @@ static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct soc
     (void)evl;
     px->nconn++;
     ctr_inc(px->ctr, CTR_CONNS);
-    (void)salen;
-    cli_accept(l->fe, fd, sa);
+    cli_accept(l->fe, fd, sa, salen);
     /* At maxconn, leave new connections in the kernel's backlog. */
     if (px->nconn >= px_maxconn(px))
         pause_accepting(px);

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "conf/conf-t.h"
 #include "lb/backend-t.h"
 #include "lb/h1-t.h"
 #include "lb/http.h"
@@ -26,6 +27,7 @@ struct srv_conn;
 struct stream;
 struct fwd_resp_ctx;
 struct conf_redirect;
+struct sockaddr;
 
 enum st_state {
     ST_HEAD = 0, /* the client is sending the request head */
@@ -89,6 +91,9 @@ struct stream_cli_ops {
      * for the log ("192.0.2.7:51000", "[2001:db8::1]:51000"). */
     const char *(*client_ip)(struct stream *st);
     const char *(*client_name)(struct stream *st);
+    /* The client's address and the one it connected to (after a PROXY
+     * header: the header's), for send_proxy. */
+    void (*addrs)(struct stream *st, const struct sockaddr **src, const struct sockaddr **dst);
     /* " TLSv1.3/CIPHER" or "", for the log line (buf: 96+ bytes). */
     const char *(*tls_suffix)(struct stream *st, char *buf, size_t n);
 };
@@ -112,6 +117,8 @@ struct stream {
     bool resp_keepalive;           /* the server allows reusing its connection */
     bool conn_reused;              /* the request went on a pooled connection */
     bool lost;                     /* queued: its server went away (proxy's lost list) */
+    enum conf_send_proxy send_proxy; /* the PROXY header its server connections start
+                                      * with (none: pooled connections may serve it) */
     struct evbuffer *buf;          /* payload on its way (request body, then response) */
 
     struct backend *be;            /* where it was routed (referenced), NULL before */

@@ -16,6 +16,7 @@
 #include "lb/forward.h"
 #include "lb/log.h"
 #include "lb/pool.h"
+#include "lb/pp.h"
 #include "lb/proxy.h"
 #include "lb/route.h"
 #include "lb/sconn.h"
@@ -268,6 +269,33 @@ static int pump_request(struct stream *st)
     return 0;
 }
 
+/* The PROXY header its server wants first on a new connection: the
+ * server's own setting, else its backend's (discovered servers too). */
+static enum conf_send_proxy send_proxy_of(const struct stream *st)
+{
+    const struct conf_backend *cb = st->be->conf;
+
+    if (st->srv->source == SRV_SRC_STATIC)
+        for (size_t i = 0; i < cb->nservers; i++)
+            if (!strcmp(cb->servers[i].name, st->srv->name))
+                return cb->servers[i].send_proxy;
+    return cb->send_proxy;
+}
+
+/* send_proxy: the header goes first on a new connection, carrying the
+ * client of the request that opened it (such connections are never pooled:
+ * another client's request must not go out under this one's address). */
+static void send_proxy_header(struct stream *st, struct evbuffer *out)
+{
+    const struct sockaddr *src, *dst;
+    uint8_t h[PP_BUILD_MAX];
+    size_t n;
+
+    st->cli->addrs(st, &src, &dst);
+    n = pp_build(st->send_proxy, src, dst, h, sizeof(h));
+    evbuffer_add(out, h, n);
+}
+
 /* The server connection is ready: send the head, then the body as it comes. */
 static int send_request(struct stream *st)
 {
@@ -289,6 +317,8 @@ static int send_request(struct stream *st)
     st->t_connect_us = now_us(st);
     st->state = ST_WAIT;
     ctr_inc(st->srv->ctr, CTR_REQUESTS);
+    if (st->send_proxy && st->sc->uses == 0)
+        send_proxy_header(st, out);
     fwd_request_head(out, &st->req, &ctx);
     ctr_add(st->srv->ctr, CTR_BYTES_OUT, (int64_t)(evbuffer_get_length(out) - before));
     sconn_send(st->sc, st->method, st->req_body, &st->resp, tmo(st)->server_ms);
@@ -303,13 +333,16 @@ static int send_request(struct stream *st)
 /* Connect st to srv: a pooled connection when allowed, else a new one. */
 static int connect_to(struct stream *st, struct server *srv, bool pooled)
 {
-    struct srv_conn *sc = pooled ? pool_take(srv) : NULL;
+    struct srv_conn *sc = NULL;
     const struct conf_timeouts *t = tmo(st);
     int err;
 
     bind_server(st, srv);
     drop_sconn(st);
     st->state = ST_CONNECT;
+    st->send_proxy = send_proxy_of(st);
+    if (pooled && !st->send_proxy) /* a send_proxy connection carries one client */
+        sc = pool_take(srv);
     st->conn_reused = sc != NULL;
     if (sc) {
         sconn_adopt(sc, &sc_ops, st);
@@ -504,7 +537,8 @@ static int sc_done(void *arg)
     struct srv_conn *sc = st->sc;
 
     st->sc = NULL;
-    sconn_release(sc, st->resp_keepalive && st->req_done, tmo(st)->keepalive_ms);
+    sconn_release(sc, st->resp_keepalive && st->req_done && !st->send_proxy,
+                  tmo(st)->keepalive_ms);
     st->state = ST_DONE;
     st->cli->resp_done(st);
     return -1;

@@ -443,6 +443,8 @@ class RawServer:
     def __init__(self, response=b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"):
         self.response = response
         self.requests = []   # raw bytes of each whole request, in arrival order
+        self.connections = 0  # connections accepted
+        self.proxy_headers = []  # a PROXY protocol header a connection started with
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -478,8 +480,26 @@ class RawServer:
                     return 0
         return n
 
+    @staticmethod
+    def proxy_header_end(buf):
+        """Length of a PROXY header (v1 or v2) at the start of buf: 0 when
+        there is none, None while it is incomplete."""
+        sig = b"\r\n\r\n\x00\r\nQUIT\n"
+        if buf.startswith(sig[:len(buf)]) and len(buf) < 16:
+            return None
+        if buf.startswith(sig):
+            n = 16 + int.from_bytes(buf[14:16], "big")
+            return n if len(buf) >= n else None
+        if buf.startswith(b"PROXY "[:len(buf)]) and len(buf) < 6:
+            return None
+        if buf.startswith(b"PROXY "):
+            i = buf.find(b"\r\n")
+            return i + 2 if i >= 0 else None
+        return 0
+
     def _conn(self, c):
         buf = b""
+        first = True
         with c:
             while not self.stopping:
                 try:
@@ -489,6 +509,14 @@ class RawServer:
                 if not data:
                     return
                 buf += data
+                if first:
+                    n = self.proxy_header_end(buf)
+                    if n is None:
+                        continue
+                    if n:
+                        self.proxy_headers.append(buf[:n])
+                        buf = buf[n:]
+                    first = False
                 while True:
                     n = self.request_end(buf)
                     if not n:
@@ -505,6 +533,7 @@ class RawServer:
                 c, _ = self.sock.accept()
             except OSError:
                 return
+            self.connections += 1
             threading.Thread(target=self._conn, args=(c,), daemon=True).start()
 
     def stop(self):

@@ -401,6 +401,21 @@ static const char *fc_tls(struct stream *st, char *buf, size_t n)
     return "";
 }
 
+static void fc_addrs(struct stream *st, const struct sockaddr **src, const struct sockaddr **dst)
+{
+    static struct sockaddr_in a = { .sin_family = AF_INET };
+    (void)st;
+    *src = *dst = (const struct sockaddr *)&a;
+}
+
+static int fc_redirect(struct stream *st, const struct conf_redirect *rd)
+{
+    fc.answered = rd->code;
+    st->status = rd->code;
+    fc_end(st);
+    return -1;
+}
+
 static const struct stream_cli_ops fc_ops = {
     .req_body = fc_req_body,
     .req_pause = fc_req_pause,
@@ -415,6 +430,8 @@ static const struct stream_cli_ops fc_ops = {
     .client_ip = fc_ip,
     .client_name = fc_name,
     .tls_suffix = fc_tls,
+    .addrs = fc_addrs,
+    .redirect = fc_redirect,
 };
 
 /* ----------------------------------------------------------------- setup */

@@ -8,6 +8,7 @@
 #include "lb/log.h"
 #include "lb/pool.h"
 #include "lb/server.h"
+#include "lb/stream.h"
 #include "lb/worker.h"
 
 struct backend *be_new(struct proxy *px, struct conf *gen, const struct conf_backend *cb)
@@ -117,6 +118,7 @@ void be_remove_server(struct backend *be, struct server *s)
 void be_remove_gone(struct backend *be, struct server *s)
 {
     srv_set_retiring(s, true);
+    stream_server_gone(s); /* its tunnels close: nothing will answer on them */
     be_remove_server(be, s);
 }
 

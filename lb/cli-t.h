@@ -41,6 +41,8 @@ enum h1c_state {
                    * deadline and client inactivity) */
     H1C_STREAM,   /* a stream serves the request (timer: client inactivity, only while
                    * its body is awaited) */
+    H1C_TUNNEL,   /* after a 101: raw bytes to and from the stream (its timer:
+                   * timeout.tunnel) */
     H1C_CLOSING,  /* the last bytes go out, then close (no timer: the write timeout) */
     H1C_LINGER,   /* reading and discarding a moment before the close (timer: linger) */
 };

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -310,10 +311,19 @@ static int cli_attach(struct cli *c, struct bufferevent *bev, bool direct, bool 
     return 0;
 }
 
+static socklen_t sa_len(const struct sockaddr *sa)
+{
+    switch (sa->sa_family) {
+    case AF_INET: return sizeof(struct sockaddr_in);
+    case AF_INET6: return sizeof(struct sockaddr_in6);
+    default: return sizeof(struct sockaddr_un);
+    }
+}
+
 struct cli *cli_new(struct frontend *fe, struct bufferevent *bev, const struct sockaddr *sa,
                     bool direct, bool handshake)
 {
-    struct cli *c = cli_alloc(fe, sa, sizeof(struct sockaddr_storage));
+    struct cli *c = cli_alloc(fe, sa, sa_len(sa));
 
     if (!c) {
         bufferevent_free(bev);

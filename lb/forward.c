@@ -94,8 +94,14 @@ void fwd_request_head(struct evbuffer *out, const struct http_head *req,
         add_line(b, "X-Forwarded-For", ctx->client_ip);
     for (size_t k = 0; k < fe->nset_headers; k++)
         add_line(b, fe->set_headers[k].name, fe->set_headers[k].value);
-    if (ctx->close)
+    if (ctx->upgrade) {
+        /* Both hop-by-hop, so dropped above: what an Upgrade needs is said anew. */
+        HBUF_LIT(b, "Connection: upgrade\r\nUpgrade: ");
+        hbuf_add(b, ctx->upgrade, ctx->upgrade_len);
+        HBUF_LIT(b, "\r\n");
+    } else if (ctx->close) {
         HBUF_LIT(b, "Connection: close\r\n");
+    }
     HBUF_LIT(b, "\r\n");
     hbuf_to_evbuffer(b, out);
 }
@@ -176,7 +182,11 @@ void fwd_response_head(struct evbuffer *out, const struct http_head *resp,
         add_inserted_cookie(b, ctx);
     if (nocache)
         HBUF_LIT(b, "Cache-Control: private\r\n");
-    if (!ctx->keepalive)
+    if (ctx->upgrade) {
+        HBUF_LIT(b, "Connection: upgrade\r\nUpgrade: ");
+        hbuf_add(b, ctx->upgrade, ctx->upgrade_len);
+        HBUF_LIT(b, "\r\n");
+    } else if (!ctx->keepalive)
         HBUF_LIT(b, "Connection: close\r\n");
     else if (ctx->client_http10)
         HBUF_LIT(b, "Connection: keep-alive\r\n");

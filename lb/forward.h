@@ -18,6 +18,9 @@ struct fwd_req_ctx {
     const struct conf_frontend *fe;       /* forwardfor, set_headers */
     const char *client_ip;                /* for X-Forwarded-For */
     bool close;                           /* ask the server to close after */
+    const char *upgrade;                  /* the client's Upgrade value to pass on with
+                                           * "Connection: upgrade", NULL: none */
+    size_t upgrade_len;                   /* bytes of upgrade */
     const char *cookie_name;              /* persistence cookie, NULL: none */
     enum cookie_req_action cookie_act;    /* what to do with it on the way in */
 };
@@ -31,6 +34,9 @@ void fwd_request_head(struct evbuffer *out, const struct http_head *req,
 struct fwd_resp_ctx {
     int status;             /* status code */
     bool keepalive;         /* the client connection stays open */
+    const char *upgrade;    /* 101: the server's Upgrade value, passed on with
+                             * "Connection: upgrade"; NULL: none */
+    size_t upgrade_len;     /* bytes of upgrade */
     bool client_http10;     /* HTTP/1.0 client: keep-alive must be explicit */
     const struct conf_cookie *cookie; /* persistence, NULL or mode NONE: none */
     const char *srv_cookie; /* the cookie value of the server that answered */

@@ -202,6 +202,9 @@ static void h1_read(struct cli *c)
         if (evbuffer_get_length(input(c)) >= CLI_BUF_HIGH)
             cli_read(c, false);
         return;
+    case H1C_TUNNEL:
+        stream_tunnel_io(st);
+        return;
     case H1C_CLOSING:
     case H1C_LINGER:
         evbuffer_drain(input(c), (size_t)-1);
@@ -221,6 +224,9 @@ static void h1_written(struct cli *c)
     case H1C_STREAM:
         if (st && st->state == ST_RESP)
             stream_resp_drained(st);
+        return;
+    case H1C_TUNNEL:
+        stream_tunnel_io(st);
         return;
     case H1C_IDLE:
         /* Idle from now, not from when the last byte was queued. */
@@ -281,6 +287,9 @@ static void h1_event(struct cli *c, short what)
             return;
         }
         cli_free(c);
+        return;
+    case H1C_TUNNEL:
+        stream_tunnel_closed(st, only_eof); /* logs and ends the stream (resp_done) */
         return;
     default:
         cli_free(c);
@@ -533,6 +542,20 @@ static int st_abort(struct stream *st)
 
 static void st_flush(struct stream *st) { cli_flush(cli_of(st)); }
 
+/* After a 101 the connection is the tunnel's: no keep-alive after it, no
+ * write timeout of its own (the stream's timeout.tunnel covers both ways). */
+static void st_tunnel(struct stream *st, struct evbuffer **in, struct evbuffer **out)
+{
+    struct cli *c = cli_of(st);
+
+    set_state(c, H1C_TUNNEL);
+    c->h1.keepalive = false;
+    bufferevent_set_timeouts(c->bev, NULL, NULL);
+    *in = input(c);
+    *out = output(c);
+    cli_read(c, true);
+}
+
 static const char *st_client_ip(struct stream *st) { return cli_of(st)->client_ip; }
 
 static void st_addrs(struct stream *st, const struct sockaddr **src, const struct sockaddr **dst)
@@ -559,6 +582,7 @@ static const struct stream_cli_ops h1_stream_ops = {
     .redirect = st_redirect,
     .abort = st_abort,
     .flush = st_flush,
+    .tunnel = st_tunnel,
     .client_ip = st_client_ip,
     .client_name = st_client_name,
     .addrs = st_addrs,

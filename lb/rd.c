@@ -126,12 +126,18 @@ void rd_timeout(struct rd *r, const struct timeval *tv)
     bool had = tmo_of(r) != NULL;
 
     r->tmo = tv ? *tv : (struct timeval){ 0, 0 };
-    if (!r->on)
+    if (had && !tmo_of(r) && r->ev) {
+        /* A persistent event keeps the last timeout it was added with and
+         * re-arms it after each activation, even after event_add(ev, NULL):
+         * only a new event has none. */
+        bool on = r->on;
+        rd_free(r);
+        if (on)
+            rd_on(r);
         return;
-    /* event_add without a timeout keeps the one scheduled: drop it first. */
-    if (had && !tmo_of(r))
-        event_del(r->ev);
-    event_add(r->ev, tmo_of(r));
+    }
+    if (r->on)
+        event_add(r->ev, tmo_of(r));
 }
 
 void rd_free(struct rd *r)

@@ -25,6 +25,8 @@ enum sc_state {
     SC_BUSY,           /* a request sent: reading its response (read timeout:
                         * timeout.server) */
     SC_IDLE,           /* in its server's pool (read timeout: timeout.keepalive) */
+    SC_TUNNEL,         /* after a 101: raw bytes both ways for its stream, which
+                        * owns the idle timer (timeout.tunnel) */
 };
 
 /* Why a connection failed its stream. */
@@ -36,6 +38,7 @@ enum sc_fail {
     SC_FAIL_CLOSED,      /* closed or reset after the connect */
     SC_FAIL_TIMEOUT,     /* no byte within timeout.server */
     SC_FAIL_BAD,         /* a malformed response */
+    SC_FAIL_RESET,       /* SC_TUNNEL: reset or failed (SC_FAIL_CLOSED: a clean close) */
 };
 
 /* What a connection tells its stream (lb/stream.c). A function returning int
@@ -59,6 +62,8 @@ struct sconn_ops {
     void (*drained)(void *owner);
     /* A read delivered something: send the client what it got. */
     void (*flush)(void *owner);
+    /* SC_TUNNEL: bytes arrived (in sconn_in). */
+    void (*tunnel)(void *owner);
 };
 
 struct srv_conn {

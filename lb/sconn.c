@@ -364,6 +364,8 @@ static int read_head(struct srv_conn *c, struct evbuffer *in)
         return 1;
     if (on_head(c) < 0)
         return -1;
+    if (c->state == SC_TUNNEL)
+        return 1; /* what followed the 101 is the stream's now */
     if (c->head_done && c->resp.body == H1_BODY_NONE)
         return finish(c);
     return 0;
@@ -403,12 +405,36 @@ static void sc_read_cb(struct bufferevent *bev, void *arg)
     struct evbuffer *in = bufferevent_get_input(bev);
     int rc = 0;
 
+    if (c->state == SC_TUNNEL) {
+        c->ops->tunnel(c->owner);
+        return;
+    }
     c->got_bytes = true;
     while (rc == 0 && c->state == SC_BUSY && evbuffer_get_length(in) > 0)
         rc = c->head_done ? read_body(c, in) : read_head(c, in);
     if (rc >= 0 && c->state == SC_BUSY)
         c->ops->flush(c->owner);
 }
+
+void sconn_tunnel(struct srv_conn *c)
+{
+    c->state = SC_TUNNEL;
+    rd_timeout(&c->rd, NULL);
+    bufferevent_set_timeouts(c->bev, NULL, NULL);
+    rd_on(&c->rd);
+}
+
+struct evbuffer *sconn_in(struct srv_conn *c) { return bufferevent_get_input(c->bev); }
+
+void sconn_pause(struct srv_conn *c, bool paused)
+{
+    if (paused)
+        rd_off(&c->rd);
+    else
+        rd_on(&c->rd);
+}
+
+void sconn_flush(struct srv_conn *c) { flush_out(c); }
 
 void sconn_resume(struct srv_conn *c)
 {
@@ -440,6 +466,13 @@ static void sc_event_cb(struct bufferevent *bev, short what, void *arg)
     struct evbuffer *in = bufferevent_get_input(bev);
     bool timeout = what & BEV_EVENT_TIMEOUT;
 
+    if (c->state == SC_TUNNEL) {
+        if (what & BEV_EVENT_EOF)
+            fail(c, SC_FAIL_CLOSED, "closed by the server");
+        else
+            fail(c, SC_FAIL_RESET, evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+        return;
+    }
     if (c->head_done && c->resp.body == H1_BODY_EOF && (what & BEV_EVENT_EOF)) {
         if (evbuffer_get_length(in)) {
             size_t used;

@@ -44,6 +44,15 @@ void sconn_body_end(struct srv_conn *c);
  * already buffered. */
 void sconn_resume(struct srv_conn *c);
 
+/* After a 101: raw bytes both ways (ops->tunnel on each read), no read or
+ * write timeout of its own (the stream's tunnel timer). */
+void sconn_tunnel(struct srv_conn *c);
+struct evbuffer *sconn_in(struct srv_conn *c);
+/* Stop reading (the client is full) or read again. */
+void sconn_pause(struct srv_conn *c, bool paused);
+/* Write what is queued now. */
+void sconn_flush(struct srv_conn *c);
+
 /* The stream is done with it: idle in the pool (reuse) or closed. */
 void sconn_release(struct srv_conn *c, bool reuse, uint32_t idle_ms);
 /* Close now (from any state). */

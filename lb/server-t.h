@@ -80,6 +80,8 @@ struct server {
     struct srv_conn *idle;     /* pooled idle connections, most recent first */
     struct stream *waiting;    /* streams bound to it with nothing back yet (this
                                 * worker's): told when it goes away */
+    struct stream *tunnels;    /* this worker's open tunnels to it: closed when it
+                                * is gone for good (its container stopped) */
     uint32_t nidle;            /* entries in idle */
 
     struct check *check;       /* active health check, NULL: none (health/) */

@@ -34,6 +34,7 @@ enum st_state {
     ST_CONNECT,  /* head complete; waiting for a server connection */
     ST_WAIT,     /* request head sent (its body may still flow); awaiting the response */
     ST_RESP,     /* response head sent to the client; its body flowing */
+    ST_TUNNEL,   /* after a 101: bytes both ways (timer: timeout.tunnel, idle) */
     ST_DONE,     /* over and logged: the client side frees it */
 };
 
@@ -77,6 +78,9 @@ struct stream_cli_ops {
     void (*resp_body)(struct stream *st, struct evbuffer *payload);
     /* The response is complete: log, free the stream, serve the next. */
     int (*resp_done)(struct stream *st);
+    /* After a 101: the connection carries raw bytes from now on; its input
+     * and output, and reads keep going to the stream (stream_tunnel_io). */
+    void (*tunnel)(struct stream *st, struct evbuffer **in, struct evbuffer **out);
     /* lxlb answers itself (status >= 400: an error page and close). */
     int (*answer)(struct stream *st, int status);
     /* lxlb answers with the redirect of the request's route (then, as after
@@ -117,6 +121,8 @@ struct stream {
     bool resp_keepalive;           /* the server allows reusing its connection */
     bool conn_reused;              /* the request went on a pooled connection */
     bool lost;                     /* queued: its server went away (proxy's lost list) */
+    bool upgrade;                  /* the request asks for an Upgrade (Connection: upgrade
+                                    * and Upgrade, no body): a 101 opens a tunnel */
     enum conf_send_proxy send_proxy; /* the PROXY header its server connections start
                                       * with (none: pooled connections may serve it) */
     struct evbuffer *buf;          /* payload on its way (request body, then response) */
@@ -138,6 +144,10 @@ struct stream {
     const char *why;               /* a refusal's reason, for the log (static text) */
 
     struct stream *wprev, *wnext;  /* srv->waiting: streams bound to srv, nothing back yet */
+    struct stream *tprev, *tnext;  /* srv->tunnels: its open tunnels (closed when it stops) */
+    struct evbuffer *cin, *cout;   /* ST_TUNNEL: the client connection's input and output */
+    struct event *tunnel_timer;    /* ST_TUNNEL: timeout.tunnel, for idle both ways */
+    int64_t tunnel_last_us;        /* ST_TUNNEL: the last byte moved (monotonic us) */
     struct stream *lprev, *lnext;  /* px->lost: queued for a server-lost verdict */
     struct stream *next_free;      /* the proxy's recycled streams */
 };

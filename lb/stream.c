@@ -4,6 +4,7 @@
  * then touch nothing and return. */
 #include <errno.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <event2/buffer.h>
@@ -127,11 +128,27 @@ static void lost_del(struct stream *st)
     st->lost = false;
 }
 
+static void tunnels_del(struct stream *st)
+{
+    struct server *s = st->srv;
+
+    if (!s || !(st->tprev || st->tnext || s->tunnels == st))
+        return;
+    if (st->tprev)
+        st->tprev->tnext = st->tnext;
+    else
+        s->tunnels = st->tnext;
+    if (st->tnext)
+        st->tnext->tprev = st->tprev;
+    st->tprev = st->tnext = NULL;
+}
+
 static void unbind_server(struct stream *st)
 {
     if (!st->srv)
         return;
     waiting_del(st);
+    tunnels_del(st);
     ctr_dec(st->srv->ctr, CTR_ACTIVE);
     srv_unref(st->srv);
     st->srv = NULL;
@@ -166,6 +183,8 @@ void stream_free(struct stream *st)
     lost_del(st);
     unbind_server(st);
     srv_set_clear(&st->tried);
+    if (st->tunnel_timer)
+        evtimer_del(st->tunnel_timer); /* kept with the stream for the next tunnel */
     if (st->be)
         be_unref(st->be);
     evbuffer_drain(st->buf, (size_t)-1);
@@ -173,16 +192,21 @@ void stream_free(struct stream *st)
         http_head_free(&st->req);
         http_head_free(&st->resp);
         evbuffer_free(st->buf);
+        if (st->tunnel_timer)
+            event_free(st->tunnel_timer);
         free(st);
         return;
     }
-    /* Keep the head arenas and the buffer: no malloc per request. */
+    /* Keep the head arenas, the buffer and the tunnel timer: no malloc per
+     * request. */
     struct http_head req = st->req, resp = st->resp;
     struct evbuffer *buf = st->buf;
+    struct event *tt = st->tunnel_timer;
     memset(st, 0, sizeof(*st));
     st->req = req;
     st->resp = resp;
     st->buf = buf;
+    st->tunnel_timer = tt;
     http_head_reset(&st->req);
     http_head_reset(&st->resp);
     st->next_free = px->free_streams;
@@ -199,6 +223,8 @@ void stream_cache_free(struct proxy *px)
         http_head_free(&st->req);
         http_head_free(&st->resp);
         evbuffer_free(st->buf);
+        if (st->tunnel_timer)
+            event_free(st->tunnel_timer);
         free(st);
     }
     px->nfree_streams = 0;
@@ -296,6 +322,24 @@ static void send_proxy_header(struct stream *st, struct evbuffer *out)
     evbuffer_add(out, h, n);
 }
 
+/* The value of a request's Upgrade, when it asks for one: "Connection:
+ * upgrade" and an Upgrade field, HTTP/1.1, no body. NULL otherwise. */
+static const char *upgrade_asked(const struct stream *st, size_t *len)
+{
+    const struct http_head *h = &st->req;
+    int up = http_hdr_find(h, "upgrade", 0), c;
+
+    if (up < 0 || st->req_major != 1 || st->req_minor != 1 || st->req_body != H1_BODY_NONE)
+        return NULL;
+    for (c = http_hdr_find(h, "connection", 0); c >= 0;
+         c = http_hdr_find(h, "connection", (uint32_t)c + 1))
+        if (http_list_has(http_hdr_value(h, (uint32_t)c), h->hdrs[c].value_len, "upgrade", 7)) {
+            *len = h->hdrs[up].value_len;
+            return http_hdr_value(h, (uint32_t)up);
+        }
+    return NULL;
+}
+
 /* The server connection is ready: send the head, then the body as it comes. */
 static int send_request(struct stream *st)
 {
@@ -314,6 +358,8 @@ static int send_request(struct stream *st)
     size_t before = evbuffer_get_length(out);
 
     ctx.client_ip = st->cli->client_ip(st);
+    ctx.upgrade = upgrade_asked(st, &ctx.upgrade_len);
+    st->upgrade = ctx.upgrade != NULL;
     st->t_connect_us = now_us(st);
     st->state = ST_WAIT;
     ctr_inc(st->srv->ctr, CTR_REQUESTS);
@@ -457,6 +503,144 @@ static int retry(struct stream *st, enum disp_why why, char who, const char *tex
     return connect_to(st, next, false);
 }
 
+/* ---------------------------------------------------------------- tunnels */
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Move what each side has to the other, as far as the other can take
+ * (64 KiB queued each way): a side whose peer is full is not read from. */
+static void tunnel_move(struct stream *st)
+{
+    struct srv_conn *sc = st->sc;
+    struct evbuffer *sin = sconn_in(sc);
+    size_t n, room;
+    bool moved = false;
+
+    n = evbuffer_get_length(st->cin);
+    room = sconn_room(sc);
+    if (n && room) {
+        n = n < room ? n : room;
+        evbuffer_remove_buffer(st->cin, sconn_out(sc), n);
+        ctr_add(st->srv->ctr, CTR_BYTES_OUT, (int64_t)n);
+        moved = true;
+        sconn_flush(sc);
+    }
+    st->cli->req_pause(st, evbuffer_get_length(st->cin) > 0);
+    n = evbuffer_get_length(sin);
+    room = st->cli->resp_room(st);
+    if (n && room) {
+        n = n < room ? n : room;
+        evbuffer_remove_buffer(sin, st->cout, n);
+        ctr_add(st->srv->ctr, CTR_BYTES_IN, (int64_t)n);
+        st->bytes_out += n;
+        moved = true;
+        st->cli->flush(st);
+    }
+    sconn_pause(sc, evbuffer_get_length(sin) > 0);
+    if (moved)
+        st->tunnel_last_us = mono_us();
+}
+
+/* The tunnel is over: the server side closes, the client side logs the
+ * exchange (status 101, the bytes sent) and closes once its output is out. */
+static void tunnel_end(struct stream *st, char who, const char *why)
+{
+    st->who = who;
+    st->phase = who == WHO_NONE ? PH_NONE : PH_DATA;
+    if (why)
+        st->why = why;
+    evtimer_del(st->tunnel_timer);
+    tunnels_del(st);
+    drop_sconn(st);
+    st->state = ST_DONE;
+    st->cli->resp_done(st);
+}
+
+void stream_tunnel_io(struct stream *st)
+{
+    if (st->state == ST_TUNNEL)
+        tunnel_move(st);
+}
+
+void stream_tunnel_closed(struct stream *st, bool clean)
+{
+    if (st->state != ST_TUNNEL)
+        return;
+    /* The client closed its side: what it sent last still reaches the server. */
+    tunnel_move(st);
+    sconn_flush(st->sc);
+    tunnel_end(st, clean ? WHO_NONE : WHO_CLIENT, clean ? NULL : "client reset");
+}
+
+static void sc_tunnel_io(void *arg)
+{
+    stream_tunnel_io(arg);
+}
+
+/* Idle both ways for timeout.tunnel: closed. The timer is re-armed for
+ * what is left rather than on every byte. */
+static void tunnel_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct stream *st = arg;
+    int64_t idle_ms = (mono_us() - st->tunnel_last_us) / 1000;
+    uint32_t limit = tmo(st)->tunnel_ms;
+
+    (void)fd; (void)what;
+    if (st->state != ST_TUNNEL)
+        return;
+    if (idle_ms < limit) {
+        uint32_t left = limit - (uint32_t)idle_ms;
+        struct timeval tv = { left / 1000, (left % 1000) * 1000 };
+        evtimer_add(st->tunnel_timer, &tv);
+        return;
+    }
+    tunnel_end(st, WHO_CLIENT_TMO, "tunnel idle for timeout.tunnel");
+}
+
+/* The server switched protocols as the client asked: its 101 goes to the
+ * client, then both connections carry raw bytes. The tunnel counts as an
+ * active request of its server until it ends. */
+static int tunnel_start(struct stream *st)
+{
+    const struct http_head *h = &st->resp;
+    int up = http_hdr_find(h, "upgrade", 0);
+    uint32_t limit = tmo(st)->tunnel_ms;
+    struct timeval tv = { limit / 1000, (limit % 1000) * 1000 };
+    struct fwd_resp_ctx ctx = { .status = 101 };
+
+    if (up < 0) {
+        ctr_inc(st->srv->ctr, CTR_FAILURES);
+        return stream_refuse(st, 502, WHO_SERVER, PH_WAIT, "101 without Upgrade");
+    }
+    if (!st->tunnel_timer && !(st->tunnel_timer = evtimer_new(st->px->base, tunnel_timer_cb, st)))
+        return stream_refuse(st, 503, WHO_RESOURCE, PH_WAIT, "out of memory");
+    ctx.upgrade = http_hdr_value(h, (uint32_t)up);
+    ctx.upgrade_len = h->hdrs[up].value_len;
+    st->t_resp_us = now_us(st);
+    waiting_del(st);
+    st->status = 101;
+    st->resp_body = H1_BODY_NONE;
+    st->state = ST_TUNNEL;
+    st->cli->resp_head(st, &ctx);
+    st->cli->flush(st); /* the 101 goes now: the client waits for it to speak */
+    st->cli->tunnel(st, &st->cin, &st->cout);
+    sconn_tunnel(st->sc);
+    st->tprev = NULL;
+    st->tnext = st->srv->tunnels;
+    if (st->srv->tunnels)
+        st->srv->tunnels->tprev = st;
+    st->srv->tunnels = st;
+    st->tunnel_last_us = mono_us();
+    evtimer_add(st->tunnel_timer, &tv);
+    tunnel_move(st); /* what came behind the 101, and what the client sent early */
+    return 0;
+}
+
 /* -------------------------------------------------- server connection side */
 
 static void sc_connected(void *arg)
@@ -503,7 +687,9 @@ static int sc_head(void *arg, int status)
     struct stream *st = arg;
 
     if (status == 101) {
-        /* lxlb never forwards an Upgrade (yet): a switch nobody asked for. */
+        if (st->upgrade)
+            return tunnel_start(st);
+        /* A switch nobody asked for: the server and lxlb would part ways. */
         ctr_inc(st->srv->ctr, CTR_FAILURES);
         return stream_refuse(st, 502, WHO_SERVER, PH_WAIT, "101 without an Upgrade request");
     }
@@ -549,6 +735,13 @@ static int sc_failed(void *arg, enum sc_fail why, bool nothing_back, const char 
     struct stream *st = arg;
     bool replayable = idempotent(st->method) && st->req_body == H1_BODY_NONE;
 
+    if (st->state == ST_TUNNEL) {
+        /* The server closed its side: what it sent last still reaches the client. */
+        tunnel_move(st);
+        tunnel_end(st, why == SC_FAIL_CLOSED ? WHO_NONE : WHO_SERVER,
+                   why == SC_FAIL_CLOSED ? NULL : text);
+        return -1;
+    }
     if (why == SC_FAIL_SLOW)
         st->sc = NULL; /* an orphan now: it is not ours to free */
     else
@@ -569,6 +762,7 @@ static int sc_failed(void *arg, enum sc_fail why, bool nothing_back, const char 
     case SC_FAIL_TIMEOUT:
         stream_refuse(st, 504, WHO_SERVER_TMO, st->state == ST_RESP ? PH_DATA : PH_WAIT, text);
         break;
+    case SC_FAIL_RESET:
     case SC_FAIL_CLOSED:
         if (st->state == ST_RESP || !nothing_back || !replayable)
             stream_refuse(st, 502, WHO_SERVER, st->state == ST_RESP ? PH_DATA : PH_WAIT, text);
@@ -583,6 +777,10 @@ static void sc_drained(void *arg)
 {
     struct stream *st = arg;
 
+    if (st->state == ST_TUNNEL) {
+        stream_tunnel_io(st);
+        return;
+    }
     if (!st->req_done && st->sc && (st->state == ST_WAIT || st->state == ST_RESP)) {
         st->cli->req_pause(st, false);
         pump_request(st);
@@ -605,6 +803,7 @@ static const struct sconn_ops sc_ops = {
     .failed = sc_failed,
     .drained = sc_drained,
     .flush = sc_flush,
+    .tunnel = sc_tunnel_io,
 };
 
 void stream_resp_drained(struct stream *st)
@@ -622,6 +821,11 @@ static void lost_verdict(struct stream *st)
 {
     bool replayable = idempotent(st->method) && st->req_body == H1_BODY_NONE;
 
+    if (st->state == ST_TUNNEL) {
+        if (st->srv && st->srv->removed)
+            tunnel_end(st, WHO_SERVER, "server stopped");
+        return;
+    }
     if (!st->srv || st->t_resp_us >= 0 || !st->sc || srv_usable_sticky(st->srv))
         return; /* answered meanwhile, or the server is back */
     if (st->state == ST_CONNECT) {
@@ -643,20 +847,31 @@ static void lost_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+static void lost_add(struct stream *st)
+{
+    struct proxy *px = st->px;
+
+    if (st->lost || !px->lost_ev)
+        return;
+    st->lost = true;
+    st->lprev = NULL;
+    st->lnext = px->lost;
+    if (px->lost)
+        px->lost->lprev = st;
+    px->lost = st;
+    event_active(px->lost_ev, EV_TIMEOUT, 0);
+}
+
 void stream_server_lost(struct server *srv)
 {
-    for (struct stream *st = srv->waiting; st; st = st->wnext) {
-        struct proxy *px = st->px;
-        if (st->lost || !px->lost_ev)
-            continue;
-        st->lost = true;
-        st->lprev = NULL;
-        st->lnext = px->lost;
-        if (px->lost)
-            px->lost->lprev = st;
-        px->lost = st;
-        event_active(px->lost_ev, EV_TIMEOUT, 0);
-    }
+    for (struct stream *st = srv->waiting; st; st = st->wnext)
+        lost_add(st);
+}
+
+void stream_server_gone(struct server *srv)
+{
+    for (struct stream *st = srv->tunnels; st; st = st->tnext)
+        lost_add(st);
 }
 
 int stream_lost_setup(struct proxy *px)

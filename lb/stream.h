@@ -44,6 +44,14 @@ void stream_client_gone(struct stream *st, char who, char phase);
 /* The access-log line (the client side calls it once, at the end). */
 void stream_log(struct stream *st);
 
+/* The client side of a tunnel has bytes, room, or closed (clean: an EOF). */
+void stream_tunnel_io(struct stream *st);
+void stream_tunnel_closed(struct stream *st, bool clean);
+
+/* srv is gone for good (its container stopped): its tunnels close, on the
+ * next loop turn. */
+void stream_server_gone(struct server *srv);
+
 /* srv left (down, retiring, removed): its streams still waiting with
  * nothing back are looked at on the next loop turn, not from inside the
  * state change (no re-entry). */

@@ -180,10 +180,10 @@ declare -A F=() J=() B=()
 for kv in $(ha_probe report "$PROBE" "$t_kill" "$t_join" b "$STICKY" "$mac_b"); do F[${kv%%=*}]=${kv#*=}; done
 for kv in $(ha_probe report "$PROBE" "$t_join" "$t_joined" b "$STICKY" "$mac_b"); do J[${kv%%=*}]=${kv#*=}; done
 for kv in $(ha_probe report "$PROBE" "$t_back" "$t_end" a "$STICKY" "$mac_a"); do B[${kv%%=*}]=${kv#*=}; done
-echo "  failover (kill -9 a's lxlb): answers again after ${F[back_ms]}ms, ${F[failed]}/${F[total]}" \
-     "probe requests failed (${F[outage]})"
-echo "  web3 joins on b: ${J[failed]}/${J[total]} failed; a back: ${B[failed]}/${B[total]} failed" \
-     "(${B[outage]}), longest gap ${B[gap_ms]}ms"
+echo "  failover (kill -9 a's lxlb): answers again after ${F[back_ms]}ms; probe failures" \
+     "${F[failed]} of ${F[total]} (${F[outage]})"
+echo "  web3 joins on b: probe failures ${J[failed]} of ${J[total]}; a back: ${B[failed]} of" \
+     "${B[total]} (${B[outage]}), longest gap ${B[gap_ms]}ms"
 tb_check "while web3 joined on b: no request failed (${J[failed]} of ${J[total]})" \
     test "${J[failed]}" = 0 -a "${J[total]}" -gt 10
 # The move itself may cut a request or two (a SYN to the MAC that just lost

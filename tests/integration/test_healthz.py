@@ -4,13 +4,22 @@ has a server the balancer may give a new client; 503 with a one-line reason
 otherwise: the backends with none (down, maint, drain, empty), or "stopping"
 during a graceful stop. Public on a loopback or unix admin bind; behind the
 token on any other."""
+import os
 import signal
 import socket
 import threading
 import time
 
-from helpers import Conn, get, make_config, port_refuses
+from helpers import Conn, get, make_config, port_refuses, wait_port
 from test_admin import api, set_state, with_admin
+
+
+def start(lxlb, cfg, aport):
+    """lxlb(cfg), once its admin port listens too (the harness waits only for
+    the frontends, which are bound first)."""
+    lx = lxlb(cfg)
+    assert wait_port(aport, 5.0, lx.proc), "admin port %d never listened" % aport
+    return lx
 
 
 def healthz(port, token=None, method="GET"):
@@ -43,7 +52,7 @@ def test_ok_then_each_backend_without_a_usable_server_is_named(backend, lxlb):
     a, b, c = backend("A"), backend("B"), backend("C")
     cfg = make_config({"web": [a, b], "api": [c]})
     cfg, aport = with_admin(cfg)
-    lx = lxlb(cfg)
+    lx = start(lxlb, cfg, aport)
     assert_ok(healthz(aport))
     r = healthz(aport, method="HEAD")
     assert r.status == 200 and r.body == b"", r
@@ -76,7 +85,7 @@ def test_drain_counts_as_not_usable(backend, lxlb):
     cfg = make_config({"web": [a]})
     cfg["backends"][0]["cookie"] = {"name": "SRV", "mode": "insert"}
     cfg, aport = with_admin(cfg)
-    lx = lxlb(cfg)
+    lx = start(lxlb, cfg, aport)
     assert set_state(aport, "web", "A", "drain").status == 200
     assert_unhealthy(healthz(aport), "backend web has no usable server")
     assert get(lx.port, "/").status == 503
@@ -91,7 +100,7 @@ def test_server_down_by_health_checks_and_back(backend, lxlb):
     cfg["backends"][1]["health"] = {"path": "/", "interval": "100ms", "timeout": "300ms",
                                     "rise": 1, "fall": 2}
     cfg, aport = with_admin(cfg)
-    lxlb(cfg)
+    start(lxlb, cfg, aport)
     assert_ok(healthz(aport))
     port = b.port
     b.stop()
@@ -124,7 +133,7 @@ def test_backend_with_no_server_at_all(backend, lxlb):
     cfg = make_config({"web": [a]})
     cfg["backends"].append({"name": "empty"})
     cfg, aport = with_admin(cfg)
-    lxlb(cfg)
+    start(lxlb, cfg, aport)
     assert_unhealthy(healthz(aport), "backend empty has no usable server")
 
 
@@ -132,7 +141,7 @@ def test_stopping_is_503_while_inflight_requests_finish(backend, lxlb):
     a = backend("A")
     cfg, aport = with_admin(make_config({"web": [a]}))
     cfg["global"] = {"grace": "10s"}
-    lx = lxlb(cfg)
+    lx = start(lxlb, cfg, aport)
     assert_ok(healthz(aport))
     result = {}
 
@@ -165,7 +174,7 @@ def test_token_rules(backend, lxlb, tmp_path):
     behind the token: its answer names backends. A unix socket: public."""
     a = backend("A")
     cfg, aport = with_admin(make_config({"web": [a]}), token="tok")
-    lxlb(cfg)
+    start(lxlb, cfg, aport)
     assert_ok(healthz(aport))
     assert api(aport, "GET", "/stats").status == 401
 
@@ -176,14 +185,17 @@ def test_token_rules(backend, lxlb, tmp_path):
     port = s.getsockname()[1]
     s.close()
     cfg2, _ = with_admin(make_config({"web": [a]}), token="tok", bind="0.0.0.0:%d" % port)
-    lxlb(cfg2)
+    start(lxlb, cfg2, port)
     r = healthz(port)
     assert r.status == 401 and r.header("WWW-Authenticate", "").startswith("Bearer"), r
     assert_ok(healthz(port, token="tok"))
 
     path = str(tmp_path / "admin.sock")
     cfg3, _ = with_admin(make_config({"web": [a]}), bind="unix:" + path)
-    lxlb(cfg3)
+    lx = lxlb(cfg3)
+    end = time.monotonic() + 5
+    while not os.path.exists(path) and lx.alive() and time.monotonic() < end:
+        time.sleep(0.02)
     s = socket.socket(socket.AF_UNIX)
     s.settimeout(5)
     s.connect(path)
@@ -204,7 +216,7 @@ def test_workers_main_loop_is_the_truth(backend, lxlb):
     a = backend("A")
     cfg, aport = with_admin(make_config({"web": [a]}))
     cfg["global"] = {"workers": 2}
-    lx = lxlb(cfg)
+    lx = start(lxlb, cfg, aport)
     assert_ok(healthz(aport))
     assert set_state(aport, "web", "A", "maint").status == 200
     assert_unhealthy(healthz(aport), "backend web has no usable server")

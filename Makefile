@@ -29,7 +29,7 @@ LLHTTP_OBJ := $(BUILD)/llhttp/api.o $(BUILD)/llhttp/http.o $(BUILD)/llhttp/llhtt
 UNIT_SRC   := $(wildcard tests/unit/*.c)
 UNIT_OBJ   := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps test unit integration lxc-test demo demo-stop bench bench-route fuzz clean install uninstall
+.PHONY: all deps test unit integration lxc-test demo demo-stop demo-ha bench bench-route fuzz clean install uninstall
 
 all: $(BUILD)/lxlb
 
@@ -96,6 +96,13 @@ fuzz:
 
 demo-stop:
 	tests/lxc/demo.sh --stop
+
+# Two balancers behind keepalived, a failover shown live (README "Two
+# balancers, one address"); removes everything when done.
+demo-ha:
+	tests/deps.sh
+	$(MAKE) all
+	tests/lxc/demo_ha.sh $(BUILD)/lxlb
 
 bench:
 	tests/deps.sh

@@ -9,7 +9,8 @@ the test cuts the file into phases afterwards.
         Until SIGTERM. One line per request, in the order they end:
             start_ms end_ms result balancer server mac
         start_ms/end_ms: wall clock (as `date +%s%3N`); result: the HTTP status
-        or err:refused, err:timeout, err:reset, err:<errno name>; balancer:
+        or err:refused, err:timeout, err:reset, err:closed (no byte came back),
+        err:badresponse, err:<errno name>; balancer:
         the X-Test-Balancer header (each lxlb sets it on the request, Apache
         echoes it: which balancer served); server: X-Served-By (which
         container); mac: the host's neighbour entry for the VIP when the
@@ -92,6 +93,8 @@ def one_request(host, port, path, cookie, timeout):
         return "err:" + errno.errorcode.get(e.errno, "other"), "-", "-"
     finally:
         s.close()
+    if not data:
+        return "err:closed", "-", "-"  # closed with no answer at all
     head, _, _ = data.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     parts = lines[0].split(" ")
@@ -204,4 +207,7 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl-C of the demo: its script cleans up
+        sys.exit(130)

@@ -34,9 +34,9 @@ source "$here/ha_lib.sh"
 URL=http://$HA_VIP/
 PROBE=$TB_RUN/probe.log
 
-# via [CURL ARGS...]: "balancer/container" of one request to the VIP.
+# via: "balancer/container" of one request to the VIP.
 via() {
-    curl -s -m 2 -D - -o /dev/null "$@" "$URL" | tr -d '\r' | awk -F': ' '
+    curl -s -m 2 -D - -o /dev/null "$URL" | tr -d '\r' | awk -F': ' '
         tolower($1) == "x-test-balancer" {b = $2} tolower($1) == "x-served-by" {s = $2}
         END {print (b ? b : "-") "/" (s ? s : "-")}'
 }

@@ -172,6 +172,8 @@ static void get_metrics(const struct admin *a, struct evhttp_request *req)
  * server to pick for a new client (be_has_usable_outside with no server to
  * avoid: srv_usable and a weight, so drain and maint count as not usable;
  * sticky clients of a drained server would still be served, new ones not).
+ * Accepting paused at maxconn is load, not a fault: still "ok" (a move of
+ * the address would reset every open connection and bring the same load).
  * The reason is one line: names are checked by conf (conf_name_ok).
  * With workers > 1 this is the main loop: its servers are the truth the
  * replicas copy. */

@@ -32,6 +32,7 @@ HA_NODES=()
 HA_PROBE_PID=
 
 ha_ns() { echo "$TB_BRIDGE-$1"; }
+ha_veth() { echo "${TB_BRIDGE:0:13}$1"; }   # host side; 15 characters at most
 ha_dir() { echo "$TB_RUN/$1"; }
 ha_in() { local n=$1; shift; ip netns exec "$(ha_ns "$n")" "$@"; }
 
@@ -44,15 +45,21 @@ ha_preflight() {
 }
 
 # Kills what runs in namespace N (only our processes can be there) and
-# deletes it. Safe on a namespace that does not exist.
+# deletes it, and its veth. Safe on a namespace that does not exist. (The
+# kernel frees a namespace only once its last socket is gone: lxlb's closing
+# connections can hold it, and with it the veth pair, for a minute or two,
+# hence the explicit veth delete.)
 ha_drop_ns() {
     local ns pid
     ns=$(ha_ns "$1")
+    ip link del "$(ha_veth "$1")" 2>/dev/null
     ip netns list 2>/dev/null | grep -q "^$ns\b" || return 0
     for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -TERM "$pid" 2>/dev/null; done
     for _ in $(seq 30); do [ -z "$(ip netns pids "$ns" 2>/dev/null)" ] && break; sleep 0.1; done
     for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
     ip netns del "$ns" 2>/dev/null || tb_log "could not delete namespace $ns"
+    ip link del "$(ha_veth "$1")" 2>/dev/null
+    return 0
 }
 
 ha_cleanup() {
@@ -69,11 +76,10 @@ ha_cleanup() {
 ha_setup_node() {
     local n=$1 ip=$2 ns veth
     ns=$(ha_ns "$n")
-    veth="${TB_BRIDGE:0:13}$n"     # 15 characters at most
+    veth=$(ha_veth "$n")
     HA_NODES+=("$n")
     HA_IP[$n]=$ip
     ha_drop_ns "$n"                # left by a crashed run
-    ip link del "$veth" 2>/dev/null
     mkdir -p "$(ha_dir "$n")"
     ip netns add "$ns" || tb_die "cannot create namespace $ns"
     ip link add "$veth" type veth peer name eth0 netns "$ns" || tb_die "cannot create veth $veth"

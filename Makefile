@@ -29,7 +29,7 @@ LLHTTP_OBJ := $(BUILD)/llhttp/api.o $(BUILD)/llhttp/http.o $(BUILD)/llhttp/llhtt
 UNIT_SRC   := $(wildcard tests/unit/*.c)
 UNIT_OBJ   := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps test unit integration lxc-test demo demo-stop bench bench-route fuzz clean install uninstall
+.PHONY: all deps test unit integration lxc-test demo demo-stop demo-ha bench bench-route fuzz clean install uninstall
 
 all: $(BUILD)/lxlb
 
@@ -97,6 +97,13 @@ fuzz:
 demo-stop:
 	tests/lxc/demo.sh --stop
 
+# Two balancers behind keepalived, a failover shown live (README "Two
+# balancers, one address"); removes everything when done.
+demo-ha:
+	tests/deps.sh
+	$(MAKE) all
+	tests/lxc/demo_ha.sh $(BUILD)/lxlb
+
 bench:
 	tests/deps.sh
 	$(MAKE) all
@@ -120,19 +127,22 @@ clean:
 PREFIX     ?= /usr/local
 SBINDIR    ?= $(PREFIX)/sbin
 MANDIR     ?= $(PREFIX)/share/man
+DOCDIR     ?= $(PREFIX)/share/doc/lxlb
 SYSCONFDIR ?= /etc
 UNITDIR    ?= $(if $(filter /usr,$(PREFIX)),/lib,$(PREFIX)/lib)/systemd/system
 DIST_SED   := -e 's|/usr/local/sbin/|$(SBINDIR)/|g' -e 's|/etc/lxlb/|$(SYSCONFDIR)/lxlb/|g'
 
 install: $(BUILD)/lxlb
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
-	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/lxlb $(DESTDIR)$(SYSCONFDIR)/logrotate.d
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/lxlb $(DESTDIR)$(SYSCONFDIR)/logrotate.d \
+	    $(DESTDIR)$(DOCDIR)/examples
 	install -m 755 $(BUILD)/lxlb $(DESTDIR)$(SBINDIR)/lxlb
 	install -m 644 dist/lxlb.8 $(DESTDIR)$(MANDIR)/man8/lxlb.8
 	install -m 644 dist/lxlb.json.5 $(DESTDIR)$(MANDIR)/man5/lxlb.json.5
 	sed $(DIST_SED) dist/lxlb.service > $(DESTDIR)$(UNITDIR)/lxlb.service
 	chmod 644 $(DESTDIR)$(UNITDIR)/lxlb.service
 	install -m 644 dist/lxlb.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/lxlb
+	install -m 644 dist/keepalived/keepalived.conf $(DESTDIR)$(DOCDIR)/examples/keepalived.conf
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/lxlb/lxlb.json ]; then \
 	    echo "install: keeping $(DESTDIR)$(SYSCONFDIR)/lxlb/lxlb.json (example: dist/lxlb.json)"; \
 	else \
@@ -145,7 +155,8 @@ install: $(BUILD)/lxlb
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/lxlb $(DESTDIR)$(MANDIR)/man8/lxlb.8 \
 	    $(DESTDIR)$(MANDIR)/man5/lxlb.json.5 $(DESTDIR)$(UNITDIR)/lxlb.service \
-	    $(DESTDIR)$(SYSCONFDIR)/logrotate.d/lxlb
+	    $(DESTDIR)$(SYSCONFDIR)/logrotate.d/lxlb $(DESTDIR)$(DOCDIR)/examples/keepalived.conf
+	@rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 	@echo "uninstall: $(DESTDIR)$(SYSCONFDIR)/lxlb/ left in place"
 
 -include $(OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BUILD)/bench/bench_route.d

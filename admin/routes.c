@@ -4,6 +4,9 @@
  *                                           no figures; it fetches /stats)
  *   GET  /stats                             JSON
  *   GET  /metrics                           Prometheus text
+ *   GET  /healthz                           "ok" (200) or why not (503): for
+ *                                           keepalived and watchdogs (public on
+ *                                           a loopback or unix bind)
  *   POST /backends/B/servers/S/state        {"state": "drain"|"maint"|"ready"}
  *
  * evhttp parses and bounds the request (admin.c sets the limits); nothing
@@ -17,6 +20,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "admin/admin-int.h"
+#include "conf/conf.h"
 #include "lb/backend-t.h"
 #include "lb/backend.h"
 #include "lb/log.h"
@@ -36,6 +40,7 @@ static const char *reason(int code)
     case 401: return "Unauthorized";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 503: return "Service Unavailable";
     default:  return "Internal Server Error";
     }
 }
@@ -160,6 +165,40 @@ static void get_metrics(const struct admin *a, struct evhttp_request *req)
         evbuffer_free(b);
 }
 
+/* GET /healthz: may this lxlb take new clients? keepalived's vrrp_script asks
+ * every second, so it costs one walk of the backends' server lists and no
+ * JSON. 200 "ok"; 503 "stopping" during a graceful stop (the listeners are
+ * closed already); else 503 naming each backend where the balancer has no
+ * server to pick for a new client (be_has_usable_outside with no server to
+ * avoid: srv_usable and a weight, so drain and maint count as not usable;
+ * sticky clients of a drained server would still be served, new ones not).
+ * Accepting paused at maxconn is load, not a fault: still "ok" (a move of
+ * the address would reset every open connection and bring the same load).
+ * The reason is one line: names are checked by conf (conf_name_ok).
+ * With workers > 1 this is the main loop: its servers are the truth the
+ * replicas copy. */
+static void get_healthz(const struct admin *a, struct evhttp_request *req)
+{
+    const struct proxy *px = a->px;
+    struct evbuffer *b = evbuffer_new();
+    bool oom = !b, healthy;
+
+    if (b && px->stopping)
+        oom = evbuffer_add_printf(b, "stopping") < 0;
+    for (size_t i = 0; b && !px->stopping && i < px->nbackends; i++)
+        if (!be_has_usable_outside(px->backends[i], NULL))
+            oom |= evbuffer_add_printf(b, "%sbackend %s has no usable server",
+                                       evbuffer_get_length(b) ? "; " : "",
+                                       px->backends[i]->name) < 0;
+    healthy = b && evbuffer_get_length(b) == 0;
+    if (oom || evbuffer_add_printf(b, "%s\n", healthy ? "ok" : "") < 0)
+        reply_error(req, 500, "out of memory");
+    else
+        reply(req, healthy ? 200 : 503, "text/plain; charset=utf-8", b);
+    if (b)
+        evbuffer_free(b);
+}
+
 /* The body of a state change: exactly {"state": "drain"|"maint"|"ready"}.
  * 0 with *st set, or -1 with why it is refused. */
 static int parse_state(struct evhttp_request *req, enum srv_admin *st, const char **why)
@@ -247,13 +286,15 @@ static void route_api(const struct admin *a, struct evhttp_request *req, const c
     char *seg[MAX_SEGMENTS];
     int n;
 
-    if (!strcmp(path, "/stats") || !strcmp(path, "/metrics")) {
+    if (!strcmp(path, "/stats") || !strcmp(path, "/metrics") || !strcmp(path, "/healthz")) {
         if (!(m & GET_METHODS))
             reply_405(req, "GET, HEAD");
         else if (path[1] == 's')
             reply_json(req, 200, admin_stats_json(a));
-        else
+        else if (path[1] == 'm')
             get_metrics(a, req);
+        else
+            get_healthz(a, req);
         return;
     }
     n = split_path(path, seg, MAX_SEGMENTS);
@@ -275,14 +316,23 @@ void admin_http_cb(struct evhttp_request *req, void *arg)
     const struct admin *a = arg;
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    bool get = evhttp_request_get_command(req) & GET_METHODS;
 
     if (!path || !*path)
         path = "/";
     if (!strcmp(path, "/")) {
-        if (!(evhttp_request_get_command(req) & GET_METHODS))
+        if (!get)
             reply_405(req, "GET, HEAD");
         else
             get_dashboard(req);
+    } else if (!strcmp(path, "/healthz") && conf_addr_is_local(&a->bind)) {
+        /* Only who can reach a loopback or unix socket asks, and a check
+         * script should not need the token; elsewhere the token is needed,
+         * since the answer names backends. */
+        if (!get)
+            reply_405(req, "GET, HEAD");
+        else
+            get_healthz(a, req);
     } else if (!authorized(a, req)) {
         reply_401(req);
     } else {

@@ -96,6 +96,7 @@ def test_make_install_lays_out_a_debian_service(tmp_path, lxlb_bin):
         "lib/systemd/system/lxlb.service": 0o644,  # PREFIX=/usr: Debian's unit dir
         "etc/lxlb/lxlb.json": 0o640,               # may hold admin.token
         "etc/logrotate.d/lxlb": 0o644,
+        "usr/share/doc/lxlb/examples/keepalived.conf": 0o644,  # README "Two balancers"
     }
     for rel, mode in expect.items():
         p = dest / rel

@@ -476,6 +476,105 @@ static void test_challenge_table(void)
 
 
 
+/* ------------------------------------------------------ configuration */
+
+#define PLAIN_FE "{\"name\":\"http\",\"bind\":\"127.0.0.1:18080\",\"default_backend\":\"b\"}"
+#define TLS_FE(tls) "{\"name\":\"https\",\"bind\":\"127.0.0.1:18443\",\"default_backend\":\"b\"," \
+                    "\"tls\":" tls "}"
+#define ACME_DOC(acme, tls) "{" acme "\"frontends\":[" PLAIN_FE "," TLS_FE(tls) "]," \
+                            "\"backends\":[{\"name\":\"b\"}]}"
+#define ACME_SEC "\"acme\":{\"directory\":\"https://acme.test/dir\"},"
+
+static char cerr[CONF_ERRLEN];
+
+static struct conf *load(const char *json)
+{
+    return conf_load_string("t.json", json, cerr, sizeof(cerr));
+}
+
+#define CHECK_ERR(json, frag) do { struct conf *c_ = load(json); \
+    CHECK(c_ == NULL); conf_free(c_); CHECK_CONTAINS(cerr, frag); } while (0)
+
+static void test_conf_acme(void)
+{
+    struct conf *c = load(ACME_DOC(ACME_SEC, "{\"acme\":[\"WWW.Example.test\",\"b.test\"]}"));
+
+    CHECK(c != NULL);
+    if (c) {
+        const struct conf_tls *t = &c->frontends[1].tls;
+        CHECK(c->acme.enabled && t->enabled && t->ncerts == 0 && t->nacme == 2);
+        CHECK_STR(t->acme[0], "www.example.test"); /* lower case */
+        CHECK_STR(c->acme.state_dir, "/var/lib/lxlb/acme");
+        CHECK(c->acme.renew_before_s == 30 * 86400);
+        CHECK(c->acme.ca_file == NULL && c->acme.email == NULL);
+        conf_free(c);
+    }
+    c = load(ACME_DOC("\"acme\":{\"directory\":\"https://a.test/d\",\"email\":\"mailto:o@x.test\","
+                      "\"state_dir\":\"/tmp/s\",\"ca_file\":\"/tmp/ca.pem\","
+                      "\"renew_before\":\"60d\"},",
+                      "{\"cert\":\"/a.pem\",\"acme\":\"one.test\"}"));
+    CHECK(c != NULL);
+    if (c) {
+        CHECK_STR(c->acme.email, "o@x.test");
+        CHECK(c->acme.renew_before_s == 60 * 86400);
+        CHECK(c->frontends[1].tls.ncerts == 1 && c->frontends[1].tls.nacme == 1);
+        conf_free(c);
+    }
+    /* tls.acme needs the section, a plain frontend, names a CA can validate. */
+    CHECK_ERR(ACME_DOC("", "{\"acme\":[\"a.test\"]}"),
+              "t.json:1: $.frontends[1].tls.acme: needs the top-level \"acme\" section");
+    CHECK_ERR("{" ACME_SEC "\"frontends\":[" TLS_FE("{\"acme\":\"a.test\"}") "],"
+              "\"backends\":[{\"name\":\"b\"}]}", "$.acme: tls.acme needs a plain-HTTP frontend");
+    CHECK_ERR(ACME_DOC(ACME_SEC, "{\"acme\":[\"*.a.test\"]}"),
+              "$.frontends[1].tls.acme[0]: \"*.a.test\" is not a host name");
+    CHECK_ERR(ACME_DOC(ACME_SEC, "{\"acme\":[\"a.test\",\"10.0.0.1\"]}"),
+              "$.frontends[1].tls.acme[1]: \"10.0.0.1\" is not a host name");
+    CHECK_ERR(ACME_DOC(ACME_SEC, "{\"acme\":[\"a.test\",\"A.test\"]}"),
+              "$.frontends[1].tls.acme[1]: \"A.test\" is listed twice");
+    CHECK_ERR(ACME_DOC(ACME_SEC, "{\"acme\":[]}"), "$.frontends[1].tls.acme: must not be empty");
+    CHECK_ERR(ACME_DOC(ACME_SEC, "{}"), "$.frontends[1].tls: needs \"cert\"");
+    /* The section itself. */
+    CHECK_ERR(ACME_DOC("\"acme\":{},", "{\"acme\":\"a.test\"}"),
+              "$.acme: missing required key \"directory\"");
+    CHECK_ERR(ACME_DOC("\"acme\":{\"directory\":\"http://a.test/dir\"},", "{\"acme\":\"a.test\"}"),
+              "$.acme.directory: \"http://a.test/dir\": expected an https:// URL");
+    CHECK_ERR(ACME_DOC("\"acme\":{\"directory\":\"https://a/d\",\"state_dir\":\"var/acme\"},",
+                       "{\"acme\":\"a.test\"}"), "$.acme.state_dir: must be an absolute path");
+    CHECK_ERR(ACME_DOC("\"acme\":{\"directory\":\"https://a/d\",\"email\":\"nobody\"},",
+                       "{\"acme\":\"a.test\"}"), "$.acme.email: \"nobody\" is not an e-mail");
+    CHECK_ERR(ACME_DOC("\"acme\":{\"directory\":\"https://a/d\",\"renew_before\":\"30 days\"},",
+                       "{\"acme\":\"a.test\"}"), "$.acme.renew_before: bad duration \"30 days\"");
+    CHECK_ERR(ACME_DOC("\"acme\":{\"directory\":\"https://a/d\",\"renew_before\":0},",
+                       "{\"acme\":\"a.test\"}"), "$.acme.renew_before: expected a duration");
+    CHECK_ERR(ACME_DOC("\"acme\":{\"directory\":\"https://a/d\",\"staging\":true},",
+                       "{\"acme\":\"a.test\"}"), "$.acme.staging: unknown key");
+}
+
+static void test_conf_names_durations(void)
+{
+    static const char *const good[] = { "a.test", "www.example.com", "x", "a-b.c-d.test",
+                                        "1.2.3.example", "xn--bcher-kva.test" };
+    static const char *const bad[] = { "", ".a.test", "a.test.", "a..test", "-a.test",
+                                       "a-.test", "A.test", "a_b.test", "*.a.test", "1.2.3.4",
+                                       "a.123", "a b.test" };
+    uint64_t s;
+
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        CHECK(conf_dns_name_ok(good[i]));
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        CHECK(!conf_dns_name_ok(bad[i]));
+    CHECK(conf_parse_duration_s("30d", &s) == 0 && s == 30 * 86400);
+    CHECK(conf_parse_duration_s("36h", &s) == 0 && s == 36 * 3600);
+    CHECK(conf_parse_duration_s("90m", &s) == 0 && s == 5400);
+    CHECK(conf_parse_duration_s("45s", &s) == 0 && s == 45);
+    CHECK(conf_parse_duration_s("1500ms", &s) == 0 && s == 2); /* rounded up */
+    CHECK(conf_parse_duration_s("10000d", &s) == 0 && s == 10000ull * 86400);
+    CHECK(conf_parse_duration_s("30", &s) < 0); /* a unit is required in a string */
+    CHECK(conf_parse_duration_s("d", &s) < 0);
+    CHECK(conf_parse_duration_s("3w", &s) < 0);
+    CHECK(conf_parse_duration_s("99999999999999999999d", &s) < 0);
+}
+
 UNIT_SUITE(acme_tests) = {
     { "acme_b64url", test_b64url },
     { "acme_jwk_thumbprint", test_jwk_thumbprint },
@@ -486,5 +585,7 @@ UNIT_SUITE(acme_tests) = {
     { "acme_account_key", test_account_key },
     { "acme_self_signed", test_self_signed },
     { "acme_challenge_table", test_challenge_table },
+    { "acme_conf", test_conf_acme },
+    { "acme_conf_names_durations", test_conf_names_durations },
     UNIT_END
 };

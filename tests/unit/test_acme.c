@@ -473,8 +473,60 @@ static void test_challenge_table(void)
     CHECK(!acme_challenge("/.well-known/acme-challenge/other", 33, body, sizeof(body), &n));
 }
 
+static void test_backoff(void)
+{
+    static const uint32_t want[] = { 5, 10, 20, 40, 80, 160, 320, 640, 1280, 2560, 3600, 3600 };
 
+    for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        CHECK(acme_backoff_s(i + 1) == want[i]);
+    CHECK(acme_backoff_s(1000) == 3600);
+    /* Renewal: renew_before ahead of expiry, never before the epoch. */
+    CHECK(acme_renew_at(1000000, 86400) == 1000000 - 86400);
+    CHECK(acme_renew_at(1000, 86400) == 0);
+}
 
+static void test_retry_after(void)
+{
+    int64_t now = 1700000000; /* 2023-11-14T22:13:20Z */
+
+    CHECK(acme_retry_after("120", now) == now + 120);
+    CHECK(acme_retry_after("0", now) == now);
+    CHECK(acme_retry_after("99999999", now) == now + 7 * 86400); /* capped */
+    CHECK(acme_retry_after("Tue, 14 Nov 2023 22:23:20 GMT", now) == now + 600);
+    CHECK(acme_retry_after("Mon, 13 Nov 2023 22:23:20 GMT", now) == now); /* past: now */
+    CHECK(acme_retry_after("Fri, 14 Nov 2025 22:23:20 GMT", now) == now + 7 * 86400);
+    CHECK(acme_retry_after(NULL, now) < 0);
+    CHECK(acme_retry_after("", now) < 0);
+    CHECK(acme_retry_after("soon", now) < 0);
+    CHECK(acme_retry_after("-5", now) < 0);
+    CHECK(acme_retry_after("12s", now) < 0);
+    CHECK(acme_retry_after("Tue, 14 Nov 2023 22:23:20 GMT junk", now) < 0);
+}
+
+static void test_url_split(void)
+{
+    char host[64];
+    unsigned port;
+    const char *path;
+
+    CHECK(acme_url_split("https://127.0.0.1:14000/dir", host, sizeof(host), &port, &path) == 0);
+    CHECK_STR(host, "127.0.0.1");
+    CHECK(port == 14000);
+    CHECK_STR(path, "/dir");
+    CHECK(acme_url_split("https://acme.test", host, sizeof(host), &port, &path) == 0);
+    CHECK(port == 443);
+    CHECK_STR(path, "/");
+    CHECK(acme_url_split("https://[::1]:8443/a?b=1", host, sizeof(host), &port, &path) == 0);
+    CHECK_STR(host, "::1");
+    CHECK(port == 8443);
+    CHECK_STR(path, "/a?b=1");
+    CHECK(acme_url_split("http://acme.test/", host, sizeof(host), &port, &path) < 0);
+    CHECK(acme_url_split("https://:443/", host, sizeof(host), &port, &path) < 0);
+    CHECK(acme_url_split("https://a:0/", host, sizeof(host), &port, &path) < 0);
+    CHECK(acme_url_split("https://a:99999/", host, sizeof(host), &port, &path) < 0);
+    CHECK(acme_url_split("https://a:x/", host, sizeof(host), &port, &path) < 0);
+    CHECK(acme_url_split("https://[::1/", host, sizeof(host), &port, &path) < 0);
+}
 
 /* ------------------------------------------------------ configuration */
 
@@ -585,6 +637,9 @@ UNIT_SUITE(acme_tests) = {
     { "acme_account_key", test_account_key },
     { "acme_self_signed", test_self_signed },
     { "acme_challenge_table", test_challenge_table },
+    { "acme_backoff", test_backoff },
+    { "acme_retry_after", test_retry_after },
+    { "acme_url_split", test_url_split },
     { "acme_conf", test_conf_acme },
     { "acme_conf_names_durations", test_conf_names_durations },
     UNIT_END

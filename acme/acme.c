@@ -9,6 +9,7 @@
  * worker. A failure is logged with the CA's problem document and retried
  * after 5 s, 10 s, 20 s... up to an hour apart, or later when the CA says
  * so (Retry-After, up to a week). */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,8 +243,13 @@ static void order_succeeded(struct acme *a, struct acme_name *n, struct acme_cer
 {
     char exp[32], file[300];
     size_t len = 0;
-    char *data = acme_cert_file(c, n->name, a->conf->acme.directory, &len);
+    char *data;
     int64_t renew;
+
+    /* Where it came from: a reload to another CA replaces it. */
+    free(c->directory);
+    c->directory = strdup(a->conf->acme.directory);
+    data = acme_cert_file(c, n->name, c->directory, &len);
 
     acme_cert_free(n->cert);
     n->cert = c;
@@ -341,29 +347,58 @@ static int account_setup(struct acme *a, struct acme_loaded *l, char *err, size_
     return 0;
 }
 
-/* The generation's state_dir, trust store and account become ours. */
-static int take_loaded(struct acme *a, struct conf *c, char *err, size_t errlen)
+/* The generation's trust store for the CA's TLS becomes ours (read with
+ * every generation: a CA file changed in place counts at the next reload). */
+static int take_tls(struct acme *a, struct conf *c, char *err, size_t errlen)
 {
     struct acme_loaded *l = c->acme.loaded;
 
-    if (!l || l->dirfd < 0 || !l->tls) {
-        snprintf(err, errlen, "acme: state_dir and CA certificates were not loaded");
+    if (!l || !l->tls) {
+        snprintf(err, errlen, "acme: the CA certificates were not loaded");
         return -1;
     }
-    if (a->dirfd >= 0)
-        close(a->dirfd);
-    a->dirfd = dup(l->dirfd);
-    free(a->state_dir);
-    a->state_dir = strdup(c->acme.state_dir);
-    if (a->dirfd < 0 || !a->state_dir) {
-        snprintf(err, errlen, "acme: state_dir: out of memory or descriptors");
-        return -1;
-    }
-    acme_dir_publish(a->state_dir, a->dirfd);
     SSL_CTX_up_ref(l->tls);
     SSL_CTX_free(a->tls);
     a->tls = l->tls;
     return 0;
+}
+
+/* The generation's state_dir becomes ours (a descriptor: it works after a
+ * chroot too). */
+static int take_dir(struct acme *a, struct conf *c, char *err, size_t errlen)
+{
+    struct acme_loaded *l = c->acme.loaded;
+    int fd = l && l->dirfd >= 0 ? fcntl(l->dirfd, F_DUPFD_CLOEXEC, 0) : -1;
+    char *path = strdup(c->acme.state_dir);
+
+    if (fd < 0 || !path) {
+        snprintf(err, errlen, "acme: state_dir %s was not opened", c->acme.state_dir);
+        if (fd >= 0)
+            close(fd);
+        free(path);
+        return -1;
+    }
+    if (a->dirfd >= 0)
+        close(a->dirfd);
+    free(a->state_dir);
+    a->dirfd = fd;
+    a->state_dir = path;
+    acme_dir_publish(a->state_dir, a->dirfd);
+    return 0;
+}
+
+/* Every certificate we hold into state_dir (after it moved). */
+static void save_all(struct acme *a)
+{
+    char file[300];
+    size_t len = 0;
+
+    for (struct acme_name *n = a->names; n; n = n->next) {
+        if (!n->cert)
+            continue;
+        acme_cert_file_name(n->name, file, sizeof(file));
+        save(a, file, n->name, acme_cert_file(n->cert, n->name, n->cert->directory, &len), len);
+    }
 }
 
 /* Follow c's names: new ones are added (with their state file), those no
@@ -420,7 +455,8 @@ int acme_start(struct proxy *px, char *err, size_t errlen)
     /* evdns reads resolv.conf now, before any chroot. */
     if (!(A->dns = evdns_base_new(A->base, EVDNS_BASE_INITIALIZE_NAMESERVERS)))
         log_event(LOG_LVL_WARN, "acme: no DNS resolver: only a CA at an IP address works");
-    if (take_loaded(A, c, err, errlen) < 0 || acme_io_start(&A->io, A->base, err, errlen) < 0 ||
+    if (take_tls(A, c, err, errlen) < 0 || take_dir(A, c, err, errlen) < 0 ||
+        acme_io_start(&A->io, A->base, err, errlen) < 0 ||
         account_setup(A, c->acme.loaded, err, errlen) < 0) {
         acme_stop();
         return -1;
@@ -452,24 +488,29 @@ void acme_reloaded(struct proxy *px)
         return;
     }
     old = A->conf;
-    /* Another CA, trust store or state_dir: what we know of the old one no
-     * longer holds. The order in progress is dropped (its name is queued
+    if (take_tls(A, c, err, sizeof(err)) < 0)
+        log_event(LOG_LVL_ERR, "reload: %s", err);
+    /* Another CA, account contact or state_dir: what we know of the old one
+     * no longer holds. The order in progress is dropped (its name is queued
      * again by the new schedule). */
-    if (!same(old->acme.directory, c->acme.directory) || !same(old->acme.ca_file, c->acme.ca_file)
-        || !same(old->acme.state_dir, c->acme.state_dir) || !same(old->acme.email, c->acme.email)) {
+    if (!same(old->acme.directory, c->acme.directory) || !same(old->acme.email, c->acme.email) ||
+        !same(old->acme.state_dir, c->acme.state_dir)) {
         acme_order_abort(A);
         acme_client_reset(A);
-        if (take_loaded(A, c, err, sizeof(err)) < 0)
-            log_event(LOG_LVL_ERR, "reload: %s", err);
-        if (!same(old->acme.state_dir, c->acme.state_dir)) {
+        log_event(LOG_LVL_INFO, "acme: now using %s", c->acme.directory);
+    }
+    if (!same(old->acme.state_dir, c->acme.state_dir)) {
+        if (take_dir(A, c, err, sizeof(err)) < 0) {
+            log_event(LOG_LVL_ERR, "reload: %s; still writing to %s", err, A->state_dir);
+        } else {
             EVP_PKEY_free(A->account_key);
             A->account_key = NULL;
             free(A->thumbprint);
             A->thumbprint = NULL;
             if (account_setup(A, c->acme.loaded, err, sizeof(err)) < 0)
                 log_event(LOG_LVL_ERR, "reload: %s", err);
+            save_all(A);
         }
-        log_event(LOG_LVL_INFO, "acme: now using %s", c->acme.directory);
     }
     A->conf = conf_ref(c);
     conf_unref(old);

@@ -22,7 +22,7 @@
 #include "lb/log.h"
 
 #define HTTP_TIMEOUT_MS 30000   /* one request to the CA, connect to last byte */
-#define BAD_NONCE_MAX 5         /* badNonce resends of one request */
+#define BAD_NONCE_MAX 10        /* badNonce resends of one request */
 #define POLL_MAX 60             /* polls of one authorization or order */
 #define POLL_FIRST_MS 200       /* first poll delay, doubling... */
 #define POLL_CAP_MS 3000        /* ...up to this */
@@ -727,5 +727,9 @@ void acme_order_start(struct acme *a, struct acme_name *n)
     n->orders++;
     log_event(LOG_LVL_INFO, "acme: %s: ordering a certificate from %s", n->name,
               a->conf->acme.directory);
+    if (!a->account_key || !a->thumbprint || !a->tls) {
+        order_fail(a, NULL, "no account key or CA trust store (see the reload errors)");
+        return;
+    }
     order_begin(a);
 }

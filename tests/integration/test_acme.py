@@ -256,7 +256,12 @@ def handshake(port, name, cafile=None):
 
 
 def https_get(port, name, cafile, path="/"):
-    ctx = ssl.create_default_context(cafile=cafile)
+    if cafile:
+        ctx = ssl.create_default_context(cafile=cafile)
+    else:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         with ctx.wrap_socket(s, server_hostname=name) as t:
             t.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
@@ -534,11 +539,13 @@ def test_damaged_state_files_are_reported_and_replaced(pebble, backend, lxlb_d, 
 
 
 class FakeCA:
-    """Just enough ACME over HTTPS for lxlb to reach newOrder, which answers
-    as told (for what pebble cannot do: rate limits). Signatures are not
-    checked: pebble does that in the tests above."""
+    """Just enough ACME over HTTPS (directory, nonces, account) for lxlb to
+    reach what routes say: {path: (status, body, headers)}, "{base}" in a
+    body or header replaced by the CA's URL. For what pebble cannot do (rate
+    limits, a validation that never comes); signatures are not checked here,
+    pebble does that in the tests above."""
 
-    def __init__(self, d, order_status, order_body, headers=None):
+    def __init__(self, d, routes):
         ca, crt, key = make_ca_and_cert(d, "fakeca", "127.0.0.1", "IP:127.0.0.1")
         self.ca_file = ca
         self.requests = []
@@ -549,10 +556,15 @@ class FakeCA:
                 pass
 
             def answer(self, status, body=b"", hdrs=()):
+                base = "https://127.0.0.1:%d" % fake.port
+                if isinstance(body, (dict, list)):
+                    body = json.dumps(body)
+                if isinstance(body, str):
+                    body = body.replace("{base}", base).encode()
                 self.send_response(status)
                 self.send_header("Replay-Nonce", "nonce-%d" % len(fake.requests))
                 for k, v in hdrs:
-                    self.send_header(k, v)
+                    self.send_header(k, v.replace("{base}", base))
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 if self.command != "HEAD":
@@ -564,10 +576,8 @@ class FakeCA:
 
             def do_GET(self):
                 fake.requests.append(("GET", self.path))
-                base = "https://127.0.0.1:%d" % fake.port
-                self.answer(200, json.dumps({"newNonce": base + "/nonce",
-                                             "newAccount": base + "/acct",
-                                             "newOrder": base + "/order"}).encode(),
+                self.answer(200, {"newNonce": "{base}/nonce", "newAccount": "{base}/acct",
+                                  "newOrder": "{base}/order"},
                             [("Content-Type", "application/json")])
 
             def do_POST(self):
@@ -575,12 +585,11 @@ class FakeCA:
                 self.rfile.read(n)
                 fake.requests.append(("POST", self.path))
                 if self.path == "/acct":
-                    self.answer(201, b'{"status":"valid"}',
-                                [("Location", "https://127.0.0.1:%d/acct/1" % fake.port)])
-                else:
-                    self.answer(order_status, order_body,
-                                [("Content-Type", "application/problem+json")] +
-                                list((headers or {}).items()))
+                    self.answer(201, {"status": "valid"}, [("Location", "{base}/acct/1")])
+                    return
+                status, body, hdrs = routes.get(self.path, (404, b"", {}))
+                ct = "application/problem+json" if status >= 400 else "application/json"
+                self.answer(status, body, [("Content-Type", ct)] + list(hdrs.items()))
 
         self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
         self.port = self.srv.server_address[1]
@@ -597,9 +606,9 @@ class FakeCA:
 
 
 def test_rate_limited_honours_retry_after(backend, lxlb_d, tmp_path):
-    body = json.dumps({"type": "urn:ietf:params:acme:error:rateLimited",
-                       "detail": "too many certificates for rl.test"}).encode()
-    ca = FakeCA(str(tmp_path), 429, body, {"Retry-After": "120"})
+    body = {"type": "urn:ietf:params:acme:error:rateLimited",
+            "detail": "too many certificates for rl.test"}
+    ca = FakeCA(str(tmp_path), {"/order": (429, body, {"Retry-After": "120"})})
     try:
         s = acme_setup(None, backend("A"), tmp_path, ["rl.test"], directory=ca.directory,
                        ca_file=ca.ca_file)
@@ -613,6 +622,73 @@ def test_rate_limited_honours_retry_after(backend, lxlb_d, tmp_path):
         assert 100 < wait <= 121, wait
         assert "next attempt in 120 s" in lx.log()
         assert handshake(s.tport, "rl.test")["subject"].endswith("CN=rl.test")
+    finally:
+        ca.stop()
+
+
+def thumbprint(account_key):
+    """RFC 7638 thumbprint of an EC P-256 key file, computed here (openssl
+    for the public point, hashlib for the rest), not by lxlb."""
+    import base64
+    import hashlib
+    der = subprocess.run(["openssl", "pkey", "-in", account_key, "-pubout", "-outform", "DER"],
+                         capture_output=True, timeout=10).stdout
+    point = der[-65:]
+    assert point[0] == 4
+    b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()  # noqa: E731
+    jwk = '{"crv":"P-256","kty":"EC","x":"%s","y":"%s"}' % (b64(point[1:33]), b64(point[33:]))
+    return b64(hashlib.sha256(jwk.encode()).digest())
+
+
+def test_http01_answer_on_plain_frontends_only(backend, lxlb_d, tmp_path):
+    # A CA whose validation never comes: the token stays open for a while.
+    token = "Tok3n_-abcdefghijklmnopqrstuvwxyz0123456789"
+    ca = FakeCA(str(tmp_path), {
+        "/order": (201, {"status": "pending", "finalize": "{base}/finalize",
+                         "identifiers": [{"type": "dns", "value": "h.test"}],
+                         "authorizations": ["{base}/authz/1"]}, {"Location": "{base}/order/1"}),
+        "/authz/1": (200, {"status": "pending", "identifier": {"type": "dns", "value": "h.test"},
+                           "challenges": [{"type": "http-01", "url": "{base}/chall/1",
+                                           "token": token, "status": "pending"}]}, {}),
+        "/chall/1": (200, {"type": "http-01", "status": "processing", "token": token}, {}),
+    })
+    try:
+        s = acme_setup(None, backend("A"), tmp_path, ["h.test"], directory=ca.directory,
+                       ca_file=ca.ca_file)
+        port = int(s.cfg["frontends"][0]["bind"][0].rsplit(":", 1)[1])
+        lx = lxlb_d(s.cfg)
+        wait_for(lambda: ("POST", "/chall/1") in ca.requests, 10, what="the challenge answered")
+        keyauth = (token + "." + thumbprint(os.path.join(s.state, "account.key"))).encode()
+        path = "/.well-known/acme-challenge/" + token
+        # Any Host; two requests on one HTTP/1.1 connection: kept alive.
+        with helpers.Conn(port) as c:
+            for host in ("h.test", "whatever.example"):
+                c.request("GET", path, host=host)
+                r = c.read_response()
+                assert r.status == 200 and r.body == keyauth, r
+                assert r.header("Content-Type") == "text/plain"
+                assert r.header("Connection") is None
+            c.request("HEAD", path + "?x=1")
+            r = c.read_response("HEAD")
+            assert r.status == 200 and r.body == b"" and \
+                r.header("Content-Length") == str(len(keyauth)), r
+            assert not c.is_closed_by_peer(0.3)
+        # HTTP/1.0: closed unless asked to keep alive.
+        raw = helpers.raw_exchange(port, ("GET %s HTTP/1.0\r\nHost: h\r\n\r\n" % path).encode())
+        r = helpers.parse_raw_response(raw)
+        assert r.status == 200 and r.body == keyauth and r.header("Connection") == "close", r
+        with helpers.Conn(port) as c:
+            c.send("GET %s HTTP/1.0\r\nHost: h\r\nConnection: keep-alive\r\n\r\n" % path)
+            r = c.read_response()
+            assert r.body == keyauth and r.header("Connection") == "keep-alive", r
+            assert not c.is_closed_by_peer(0.3)
+        # Not ours: another token, a POST, the TLS frontend. The backend answers.
+        assert helpers.get(port, path + "x").body.startswith(b"backend A")
+        assert helpers.get(port, path, method="POST", body=b"x").body.startswith(b"backend A")
+        r = https_get(s.tport, "h.test", None, path)
+        assert r.body.startswith(b"backend A"), r
+        assert certs(s.aport)["h.test"]["state"] == "ordering"
+        assert re.search(r'http web/- 200 \d+ .*"GET %s HTTP/1.1"' % re.escape(path), lx.log())
     finally:
         ca.stop()
 

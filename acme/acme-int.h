@@ -104,8 +104,9 @@ int acme_write_atomic(int dirfd, const char *file, const char *data, size_t len,
 
 /* The state file of a name. */
 void acme_cert_file_name(const char *name, char *buf, size_t n);
-/* The running client's state_dir (so a reload after chroot can reuse it). */
-void acme_dir_publish(const char *path, int fd);
+/* What the running client uses (NULL state_dir: nothing), so a reload after
+ * a chroot can reuse the open state_dir and the trust store. */
+void acme_running(const char *state_dir, int fd, const char *ca_file, struct ssl_ctx_st *tls);
 void acme_loaded_free(void *p);
 
 /* ---- client.c: the protocol ---- */

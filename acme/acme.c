@@ -383,7 +383,6 @@ static int take_dir(struct acme *a, struct conf *c, char *err, size_t errlen)
     free(a->state_dir);
     a->dirfd = fd;
     a->state_dir = path;
-    acme_dir_publish(a->state_dir, a->dirfd);
     return 0;
 }
 
@@ -461,6 +460,7 @@ int acme_start(struct proxy *px, char *err, size_t errlen)
         acme_stop();
         return -1;
     }
+    acme_running(A->state_dir, A->dirfd, c->acme.ca_file, A->tls);
     sync_names(A, c);
     kick(A);
     return 0;
@@ -514,6 +514,7 @@ void acme_reloaded(struct proxy *px)
     }
     A->conf = conf_ref(c);
     conf_unref(old);
+    acme_running(A->state_dir, A->dirfd, c->acme.ca_file, A->tls);
     sync_names(A, c);
     for (struct acme_name *n = A->names; n; n = n->next)
         if (n->state == ACME_N_WAIT)
@@ -538,7 +539,7 @@ void acme_stop(void)
     acme_io_stop(&a->io); /* pending writes finish first */
     acme_challenge_clear();
     acme_client_reset(a);
-    acme_dir_publish(NULL, -1);
+    acme_running(NULL, -1, NULL, NULL);
     if (a->dns)
         evdns_base_free(a->dns, 0);
     if (a->dirfd >= 0)

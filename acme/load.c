@@ -24,30 +24,57 @@
 #include "acme/acme.h"
 #include "conf/conf-t.h"
 
-/* The state_dir the running client uses: after a chroot its path may not
- * resolve any more, so a reload that keeps it borrows the open one. */
-static pthread_mutex_t dir_lock = PTHREAD_MUTEX_INITIALIZER;
-static char *dir_path;
-static int dir_fd = -1;
+/* What the running client uses, for a reload to borrow: after a chroot (or
+ * with fewer privileges) the paths may not open any more, while the open
+ * directory and the trust store read at start still work. The registry
+ * holds its own descriptor and reference. */
+static pthread_mutex_t run_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    char *state_dir;   /* path of fd */
+    int fd;            /* a descriptor of it, -1: none */
+    bool has_tls;      /* tls below is set */
+    char *ca_file;     /* what tls trusts (NULL: the system's bundle) */
+    SSL_CTX *tls;      /* the client context in use */
+} run = { .fd = -1 };
 
-void acme_dir_publish(const char *path, int fd)
+void acme_running(const char *state_dir, int fd, const char *ca_file, struct ssl_ctx_st *tls)
 {
-    pthread_mutex_lock(&dir_lock);
-    free(dir_path);
-    dir_path = path ? strdup(path) : NULL;
-    dir_fd = dir_path ? fd : -1;
-    pthread_mutex_unlock(&dir_lock);
+    pthread_mutex_lock(&run_lock);
+    free(run.state_dir);
+    free(run.ca_file);
+    if (run.fd >= 0)
+        close(run.fd);
+    SSL_CTX_free(run.tls);
+    run.state_dir = state_dir ? strdup(state_dir) : NULL;
+    run.fd = run.state_dir && fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+    run.ca_file = ca_file ? strdup(ca_file) : NULL;
+    run.has_tls = tls && SSL_CTX_up_ref(tls);
+    run.tls = run.has_tls ? tls : NULL;
+    pthread_mutex_unlock(&run_lock);
 }
 
 static int dir_borrow(const char *path)
 {
     int fd = -1;
 
-    pthread_mutex_lock(&dir_lock);
-    if (dir_path && !strcmp(dir_path, path) && dir_fd >= 0)
-        fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
-    pthread_mutex_unlock(&dir_lock);
+    pthread_mutex_lock(&run_lock);
+    if (run.state_dir && !strcmp(run.state_dir, path) && run.fd >= 0)
+        fd = fcntl(run.fd, F_DUPFD_CLOEXEC, 0);
+    pthread_mutex_unlock(&run_lock);
     return fd;
+}
+
+static SSL_CTX *tls_borrow(const char *ca_file)
+{
+    SSL_CTX *t = NULL;
+
+    pthread_mutex_lock(&run_lock);
+    if (run.has_tls && ((!ca_file && !run.ca_file) ||
+                        (ca_file && run.ca_file && !strcmp(ca_file, run.ca_file))) &&
+        SSL_CTX_up_ref(run.tls))
+        t = run.tls;
+    pthread_mutex_unlock(&run_lock);
+    return t;
 }
 
 void acme_cert_file_name(const char *name, char *buf, size_t n)
@@ -201,8 +228,13 @@ int acme_conf_load(struct conf *c, bool check, char *err, size_t errlen)
     l->dirfd = -1;
     c->acme.loaded = l;
     c->acme.loaded_free = acme_loaded_free;
-    if (!(l->tls = acme_client_ctx(c->acme.ca_file, err, errlen)))
+    /* A trust store that no longer opens (a chroot) but was read at start
+     * under the same name stays in use. */
+    if (!(l->tls = acme_client_ctx(c->acme.ca_file, err, errlen)) &&
+        (check || !(l->tls = tls_borrow(c->acme.ca_file))))
         return -1;
+    if (errlen)
+        err[0] = '\0';
     if (check)
         return 0; /* -c creates nothing */
     if ((l->dirfd = open_dir(c, err, errlen)) < 0)

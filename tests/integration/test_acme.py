@@ -535,6 +535,37 @@ def test_damaged_state_files_are_reported_and_replaced(pebble, backend, lxlb_d, 
     assert lx.alive()
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="chroot and user need root")
+def test_chroot_and_user_reload_keeps_working(pebble, backend, lxlb_d, tmp_path):
+    # After the chroot, neither state_dir nor ca_file can be opened by path:
+    # lxlb writes through the directory it opened at start (made nobody's)
+    # and a reload keeps the trust store it read then.
+    import pwd
+    jail = tmp_path / "jail"
+    jail.mkdir()
+    s = acme_setup(pebble, backend("A"), tmp_path, ["c1.test"])
+    s.cfg["global"] = {"chroot": str(jail), "user": "nobody"}
+    lx = lxlb_d(s.cfg)
+    wait_for(lambda: all_valid(s.aport, ["c1.test"]), 20, what="c1.test")
+    nobody = pwd.getpwnam("nobody").pw_uid
+    assert os.stat(s.state).st_uid == nobody
+    wait_for(lambda: os.path.exists(os.path.join(s.state, "c1.test.pem")), 5, what="c1.test.pem")
+    # The reload reads the file at its path inside the jail.
+    s.cfg["frontends"][1]["tls"]["acme"] = ["c1.test", "c2.test"]
+    inside = str(jail) + lx.conf_path
+    os.makedirs(os.path.dirname(inside), exist_ok=True)
+    with open(inside, "w") as f:
+        json.dump(s.cfg, f)
+    lx.signal(signal.SIGHUP)
+    assert "reload done" in lx.wait_log(lambda t: "reload done" in t or "rejected" in t, 10)
+    wait_for(lambda: all_valid(s.aport, ["c1.test", "c2.test"]), 20, what="c2.test")
+    f = os.path.join(s.state, "c2.test.pem")
+    wait_for(lambda: os.path.exists(f), 5, what="c2.test.pem")
+    st = os.stat(f)
+    assert st.st_uid == nobody and stat.S_IMODE(st.st_mode) == 0o600
+    assert handshake(s.tport, "c2.test", cafile=pebble.root)["subject"].endswith("CN=c2.test")
+
+
 # ------------------------------------------------------- a CA that misbehaves
 
 

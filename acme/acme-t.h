@@ -115,8 +115,8 @@ struct acme_job {
     acme_job_fn run;            /* worker thread: does the I/O */
     acme_job_fn done;           /* loop: uses the result, frees the job */
     struct acme_job *next;      /* queue link */
-    int dirfd;                  /* state_dir (owned by struct acme; kept open while
-                                 * jobs are queued: acme_io_stop drains first) */
+    int dirfd;                  /* state_dir: the job's own descriptor (acme_job_new),
+                                 * or borrowed when the job is run in place (load.c) */
     char *file;                 /* file name inside state_dir */
     char *name;                 /* the certificate's DNS name, NULL: the account */
     char *data;                 /* write: the bytes; read: what was read */

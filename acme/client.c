@@ -60,12 +60,15 @@ static void set_str(char **dst, const char *s)
     *dst = s ? strdup(s) : NULL;
 }
 
-/* Text from the CA goes into our log lines: no control characters. */
+/* Text from the CA goes into log lines and /stats (JSON: UTF-8 only): no
+ * control characters, and plain ASCII, which problem documents are. */
 static void clean(char *s)
 {
     for (; *s; s++)
         if ((unsigned char)*s < 0x20 || *s == 0x7f)
             *s = ' ';
+        else if ((unsigned char)*s > 0x7f)
+            *s = '?';
 }
 
 static json_t *body_json(const struct acme_resp *r)
@@ -175,6 +178,7 @@ static void order_fail(struct acme *a, const struct acme_resp *r, const char *fm
             set_str(&a->kid, NULL);
     }
     json_decref(p);
+    clean(msg);
     order_free(a);
     acme_order_done(a, n, NULL, msg, retry > 0 ? retry : 0);
 }

@@ -130,11 +130,17 @@ struct acme_job *acme_job_new(int dirfd, const char *file, const char *name)
 {
     struct acme_job *j = calloc(1, sizeof(*j));
 
+    if (j)
+        j->dirfd = -1;
     if (!j || !(j->file = strdup(file)) || (name && !(j->name = strdup(name)))) {
         acme_job_free(j);
         return NULL;
     }
-    j->dirfd = dirfd;
+    /* Its own descriptor: a reload may move state_dir while the job waits. */
+    if (dirfd >= 0 && (j->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0)) < 0) {
+        acme_job_free(j);
+        return NULL;
+    }
     return j;
 }
 
@@ -142,6 +148,8 @@ void acme_job_free(struct acme_job *j)
 {
     if (!j)
         return;
+    if (j->dirfd >= 0)
+        close(j->dirfd);
     free(j->file);
     free(j->name);
     if (j->data) /* keys: do not leave them in freed memory */

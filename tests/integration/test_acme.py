@@ -535,6 +535,17 @@ def test_damaged_state_files_are_reported_and_replaced(pebble, backend, lxlb_d, 
     assert lx.alive()
 
 
+def test_directory_by_host_name(pebble, backend, lxlb_d, tmp_path):
+    # A name, not an address: resolved with evdns (/etc/hosts), SNI sent, and
+    # pebble's certificate checked against "localhost".
+    s = acme_setup(pebble, backend("A"), tmp_path, ["named.test"],
+                   directory="https://localhost:%d/dir" % pebble.acme_port)
+    lxlb_d(s.cfg)
+    c = wait_for(lambda: all_valid(s.aport, ["named.test"]), 20, what="named.test")
+    assert handshake(s.tport, "named.test", cafile=pebble.root)["serial"] == \
+        c["named.test"]["certificate"]["serial"]
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="chroot and user need root")
 def test_chroot_and_user_reload_keeps_working(pebble, backend, lxlb_d, tmp_path):
     # After the chroot, neither state_dir nor ca_file can be opened by path:

@@ -339,7 +339,7 @@ def test_certificate_issued_verified_and_kept_across_restart(pebble, backend, lx
     # pebble fetched the key authorizations from lxlb's plain frontend, and
     # lxlb dealt with pebble's badNonce answers (resent, the order went on).
     log = lx.log()
-    assert re.search(r'http web/- 200 \d+ .*"GET /.well-known/acme-challenge/[\w-]+ HTTP/1.1"',
+    assert re.search(r'http -/- 200 \d+ .*"GET /.well-known/acme-challenge/[\w-]+ HTTP/1.1"',
                      log), log[-3000:]
     assert "badNonce, resending with a fresh nonce" in log, log[-3000:]
     assert pebble.orders() - orders0 == 2
@@ -730,7 +730,7 @@ def test_http01_answer_on_plain_frontends_only(backend, lxlb_d, tmp_path):
         r = https_get(s.tport, "h.test", None, path)
         assert r.body.startswith(b"backend A"), r
         assert certs(s.aport)["h.test"]["state"] == "ordering"
-        assert re.search(r'http web/- 200 \d+ .*"GET %s HTTP/1.1"' % re.escape(path), lx.log())
+        assert re.search(r'http -/- 200 \d+ .*"GET %s HTTP/1.1"' % re.escape(path), lx.log())
     finally:
         ca.stop()
 

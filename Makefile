@@ -21,7 +21,7 @@ endif
 # Rebuild everything when the flags change (e.g. SANITIZE=1 after a plain build).
 FLAGS_STAMP := $(BUILD)/.flags-$(shell echo '$(CC) $(CFLAGS_ALL) $(LDFLAGS)' | md5sum | cut -c1-12)
 
-SRC        := $(wildcard conf/*.c lb/*.c health/*.c discovery/*.c admin/*.c)
+SRC        := $(wildcard conf/*.c lb/*.c health/*.c discovery/*.c admin/*.c acme/*.c)
 OBJ        := $(SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ   := $(BUILD)/lb/main.o
 LIB_OBJ    := $(filter-out $(MAIN_OBJ),$(OBJ))

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <event2/buffer.h>
 
+#include "acme/acme.h"
 #include "admin/admin-int.h"
 #include "lb/backend-t.h"
 #include "lb/ctr.h"
@@ -236,6 +237,59 @@ static void routes(struct out *o, const struct proxy *px)
     }
 }
 
+/* Automatic HTTPS, one series per tls.acme name. Expiry and next attempt
+ * are Unix timestamps, as Prometheus likes times: alert on
+ * lxlb_cert_expiry_seconds - time() < 7 * 86400. */
+static void certs(struct out *o)
+{
+    const struct acme *ac = acme_get();
+    const struct acme_name *n;
+
+    if (!ac)
+        return;
+    family(o, "lxlb_cert_expiry_seconds", "gauge",
+           "Expiry (notAfter) of the ACME certificate served for the name, Unix time.");
+    for (n = ac->names; n; n = n->next)
+        if (n->cert) {
+            put(o, "lxlb_cert_expiry_seconds");
+            label(o, "{", "name", n->name);
+            value(o, (double)n->cert->not_after);
+        }
+    family(o, "lxlb_cert_state", "gauge", "1 for the name's current ACME state, else 0.");
+    for (n = ac->names; n; n = n->next)
+        for (const char *const *st = acme_name_states; *st; st++) {
+            put(o, "lxlb_cert_state");
+            label(o, "{", "name", n->name);
+            label(o, ",", "state", *st);
+            value(o, !strcmp(acme_name_state(n), *st));
+        }
+    family(o, "lxlb_cert_failures", "gauge", "ACME orders for the name that failed in a row.");
+    for (n = ac->names; n; n = n->next) {
+        put(o, "lxlb_cert_failures");
+        label(o, "{", "name", n->name);
+        value(o, n->failures);
+    }
+    family(o, "lxlb_cert_orders_total", "counter", "ACME orders finished, by result.");
+    for (n = ac->names; n; n = n->next) {
+        put(o, "lxlb_cert_orders_total");
+        label(o, "{", "name", n->name);
+        label(o, ",", "result", "issued");
+        value(o, (double)n->issued);
+        put(o, "lxlb_cert_orders_total");
+        label(o, "{", "name", n->name);
+        label(o, ",", "result", "failed");
+        value(o, (double)n->failed);
+    }
+    family(o, "lxlb_cert_next_attempt_seconds", "gauge",
+           "When lxlb orders for the name next (renewal or retry), Unix time.");
+    for (n = ac->names; n; n = n->next)
+        if (n->state != ACME_N_ORDER) {
+            put(o, "lxlb_cert_next_attempt_seconds");
+            label(o, "{", "name", n->name);
+            value(o, (double)n->next_attempt);
+        }
+}
+
 int admin_metrics(const struct admin *a, struct evbuffer *b)
 {
     struct out o = { b, false };
@@ -252,5 +306,6 @@ int admin_metrics(const struct admin *a, struct evbuffer *b)
     server_states(&o, a->px);
     for (size_t m = 0; m < NELEM(srv_metrics); m++)
         servers(&o, a->px, &srv_metrics[m]);
+    certs(&o);
     return o.oom ? -1 : 0;
 }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <llhttp.h>
 
+#include "acme/acme.h"
 #include "admin/admin-int.h"
 #include "lb/ctr.h"
 #include "lb/backend-t.h"
@@ -188,6 +189,9 @@ json_t *admin_stats_json(const struct admin *a)
     json_object_set_new(o, "stopping", json_boolean(px->stopping));
     json_object_set_new(o, "frontends", fes);
     json_object_set_new(o, "backends", bes);
+    /* Automatic HTTPS, per name: state, expiry, last error, next attempt. */
+    if (acme_get())
+        json_object_set_new(o, "acme", acme_stats_json());
     return o;
 oom:
     json_decref(o);

@@ -92,4 +92,13 @@ void conf_parse_routes(struct conf_ctx *x, struct conf_frontend *f, const json_t
 void conf_resolve_routes(struct conf_ctx *x, struct conf *c);
 void conf_free_routes(struct conf_frontend *f);
 
+/* conf/acme.c: the "acme" section, a TLS frontend's "acme" names, the checks
+ * across both, and freeing them. */
+void conf_parse_acme(struct conf_ctx *x, struct conf *c, const json_t *root);
+void conf_parse_tls_acme(struct conf_ctx *x, struct conf_tls *tls, const json_t *o,
+                         const char *tlspath);
+void conf_check_acme(struct conf_ctx *x, const struct conf *c);
+void conf_free_tls_acme(struct conf_tls *tls);
+void conf_free_acme(struct conf *c);
+
 #endif

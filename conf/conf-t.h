@@ -65,7 +65,11 @@ struct conf_cert {
 struct conf_tls {
     bool enabled;           /* false when "tls" is absent */
     struct conf_cert *certs; /* [0] is the default ("cert"/"key"), then "certs" */
-    size_t ncerts;          /* entries in certs, >= 1 when enabled */
+    size_t ncerts;          /* entries in certs; >= 1 when enabled without acme */
+    char **acme;            /* "acme": DNS names whose certificates lxlb obtains
+                             * (lower case, no duplicates); the default certificate
+                             * when there is no "cert" is acme[0]'s */
+    size_t nacme;           /* entries in acme (0: none); ncerts + nacme >= 1 */
     void *loaded;           /* the certificates in memory (lb/tls.c's struct tls_ctx),
                              * NULL until tls_conf_load(); conf never looks inside */
     void (*loaded_free)(void *); /* releases loaded when the generation is freed */
@@ -226,6 +230,20 @@ struct conf_backend {
                                       * (discovered servers too), default none */
 };
 
+/* Automatic HTTPS: the top-level "acme" section (conf/acme.c). */
+struct conf_acme {
+    bool enabled;            /* false when "acme" is absent */
+    char *directory;         /* the CA's directory URL (https://) */
+    char *email;             /* account contact, without "mailto:", NULL: none */
+    char *state_dir;         /* keys and certificates, default "/var/lib/lxlb/acme" */
+    char *ca_file;           /* PEM CAs trusted for the directory's TLS, NULL: the
+                              * system's */
+    uint64_t renew_before_s; /* renew when expiry is this close, seconds, default 30d */
+    void *loaded;            /* the client TLS context (acme/http.c), NULL until
+                              * acme_conf_load(); conf never looks inside */
+    void (*loaded_free)(void *); /* releases loaded when the generation is freed */
+};
+
 struct conf {
     char *path;                      /* file this was read from */
     uint32_t refcnt;                 /* holders of this generation (conf_ref) */
@@ -238,6 +256,7 @@ struct conf {
     size_t nfrontends;
     struct conf_backend *backends;   /* >= 1 */
     size_t nbackends;
+    struct conf_acme acme;           /* "acme", .enabled false: absent */
 };
 
 #endif

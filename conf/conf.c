@@ -97,7 +97,7 @@ static void conf_parse_cert(struct conf_ctx *x, const json_t *o, const char *pat
 static void conf_parse_tls(struct conf_ctx *x, struct conf_tls *tls, const json_t *fe,
                            const char *fepath)
 {
-    static const char *const keys[] = { "cert", "key", "certs", NULL };
+    static const char *const keys[] = { "cert", "key", "certs", "acme", NULL };
     static const char *const ckeys[] = { "cert", "key", NULL };
     char path[CONF_PATHLEN], lpath[CONF_PATHLEN], ipath[CONF_PATHLEN];
     const json_t *o = conf_object(x, fe, fepath, "tls", path, keys);
@@ -108,13 +108,16 @@ static void conf_parse_tls(struct conf_ctx *x, struct conf_tls *tls, const json_
     if (!o)
         return;
     tls->enabled = true;
+    conf_parse_tls_acme(x, tls, o, path);
     conf_key_path(lpath, path, "certs");
     if (list && conf_is(x, list, JSON_ARRAY, lpath, "an array of {\"cert\", \"key\"}"))
         n = json_array_size(list);
     if (!has_default && conf_member(o, "key"))
         conf_err(x, path, "\"key\" given without \"cert\"");
+    /* With "acme" names lxlb makes its own certificates: files are optional. */
     if (!has_default && n == 0) {
-        conf_err(x, path, "needs \"cert\" or a non-empty \"certs\"");
+        if (!conf_member(o, "acme"))
+            conf_err(x, path, "needs \"cert\", a non-empty \"certs\" or \"acme\"");
         return;
     }
     tls->certs = conf_calloc(x, path, n + has_default, sizeof(*tls->certs));
@@ -627,7 +630,7 @@ static void conf_resolve_backends(struct conf_ctx *x, struct conf *c)
 static struct conf *conf_build(struct conf_ctx *x, const json_t *root)
 {
     static const char *const keys[] = { "global", "admin", "defaults", "frontends",
-                                        "backends", NULL };
+                                        "backends", "acme", NULL };
     struct conf *c = calloc(1, sizeof(*c));
 
     if (!c) {
@@ -642,7 +645,9 @@ static struct conf *conf_build(struct conf_ctx *x, const json_t *root)
     conf_parse_defaults(x, c, root);
     conf_parse_frontends(x, c, root);
     conf_parse_backends(x, c, root);
+    conf_parse_acme(x, c, root);
     conf_check_names(x, c);
+    conf_check_acme(x, c);
     for (size_t i = 0; i < c->nbackends; i++)
         conf_check_servers(x, &c->backends[i], i);
     conf_check_binds(x, c);
@@ -754,6 +759,7 @@ static void conf_free_frontend(struct conf_frontend *f)
         free(f->tls.certs[i].key);
     }
     free(f->tls.certs);
+    conf_free_tls_acme(&f->tls);
     if (f->tls.loaded_free) /* set by lb/tls.c: conf itself links no OpenSSL */
         f->tls.loaded_free(f->tls.loaded);
     free(f->default_backend);
@@ -808,6 +814,7 @@ void conf_free(struct conf *c)
     for (size_t i = 0; i < c->nbackends; i++)
         conf_free_backend(&c->backends[i]);
     free(c->backends);
+    conf_free_acme(c);
     free(c->global.user);
     free(c->global.group);
     free(c->global.chroot);

@@ -24,6 +24,14 @@ void conf_unref(struct conf *c);
 /* "500ms", "5s", "2m", "1h", or a plain number of ms. 0 on success, -1 bad. */
 int conf_parse_duration(const char *s, uint32_t *ms);
 
+/* The same with days ("30d") and no 49-day ceiling, in whole seconds
+ * (rounded up). 0 on success, -1 bad. */
+int conf_parse_duration_s(const char *s, uint64_t *sec);
+
+/* A lower-case host name a CA can validate over HTTP-01 (no wildcard, no
+ * IP address). */
+bool conf_dns_name_ok(const char *s);
+
 /* "host:port", ":port", "[v6]:port", "unix:/path". 0 on success, -1 with a
  * reason in err. A host name is resolved (blocking). */
 int conf_parse_addr(const char *s, struct conf_addr *out, char *err, size_t errlen);

@@ -4,10 +4,12 @@
  * Half-close: a client may shut its sending side after its last request
  * (RFC 9112 9.6). Every request that arrived before the FIN is answered, in
  * order; the connection closes after the last one. */
+#include <string.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "acme/acme.h"
 #include "lb/cli.h"
 #include "lb/ctr.h"
 #include "lb/forward.h"
@@ -103,6 +105,43 @@ static void arm_head_timer(struct cli *c)
     cli_arm(c, H1C_HEAD, ms);
 }
 
+static int st_resp_done(struct stream *st);
+
+/* HTTP-01 (acme/acme.h): a plain frontend answers the CA's GET (or HEAD)
+ * /.well-known/acme-challenge/TOKEN for a challenge lxlb has open, itself,
+ * before routing and whatever the Host: 200 text/plain with the key
+ * authorization, kept alive as the client asks, logged as "-/-". Other
+ * paths and tokens go on to the stream. true: answered. */
+static bool acme_reply(struct cli *c, struct stream *st)
+{
+    const char *target = st->req.buf + st->req.target;
+    const char *q = memchr(target, '?', st->req.target_len);
+    struct evbuffer *out = output(c);
+    char body[ACME_KEYAUTH_MAX];
+    size_t blen, before;
+
+    if (c->fe->conf->tls.enabled || st->req_body != H1_BODY_NONE ||
+        (st->method != HTTP_GET && st->method != HTTP_HEAD) ||
+        !acme_challenge(target, q ? (size_t)(q - target) : st->req.target_len, body,
+                        sizeof(body), &blen))
+        return false;
+    ctr_inc(c->fe->ctr, CTR_REQUESTS);
+    before = evbuffer_get_length(out);
+    evbuffer_add_printf(out, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                        "Content-Length: %zu\r\nCache-Control: no-store\r\n%s\r\n", blen,
+                        !c->h1.keepalive ? "Connection: close\r\n"
+                        : st->req_minor == 0 ? "Connection: keep-alive\r\n" : "");
+    if (st->method == HTTP_GET)
+        evbuffer_add(out, body, blen);
+    st->status = 200;
+    st->bytes_out = evbuffer_get_length(out) - before;
+    st->req_done = true;
+    st->resp_body = H1_BODY_NONE;
+    st->state = ST_DONE;
+    st_resp_done(st); /* logs, frees st, serves the next request or closes */
+    return true;
+}
+
 /* A request head is complete: check it, then hand it to its stream. */
 static void on_head(struct cli *c)
 {
@@ -131,6 +170,8 @@ static void on_head(struct cli *c)
     c->h1.keepalive = st->req_keepalive && !c->px->stopping;
     c->h1.body_wanted = false;
     h1r_body_begin(&c->h1.req, st->req_body);
+    if (acme_reply(c, st))
+        return;
     stream_start(st); /* the body waits in the input until the server is there */
 }
 

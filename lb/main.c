@@ -14,6 +14,7 @@
 #include <lxc/lxccontainer.h>
 #include <openssl/crypto.h>
 
+#include "acme/acme.h"
 #include "conf/conf.h"
 #include "conf/haproxy.h"
 #include "discovery/agent.h"
@@ -289,7 +290,8 @@ int main(int argc, char **argv)
     }
     /* Certificates are part of the configuration: -c checks them too, and a
      * bad one stops the start before anything is bound. */
-    if (tls_conf_load(c, err, sizeof(err)) < 0) {
+    if (tls_conf_load(c, err, sizeof(err)) < 0 ||
+        acme_conf_load(c, o.check, err, sizeof(err)) < 0) {
         print_errors(err);
         conf_unref(c);
         return 1;

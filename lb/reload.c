@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <event2/event.h>
 
+#include "acme/acme.h"
 #include "conf/conf.h"
 #include "lb/backend.h"
 #include "lb/log.h"
@@ -58,7 +59,8 @@ static void *reload_worker(void *arg)
     /* Certificates are files too: read here, off the loop. A bad one rejects
      * the reload like an invalid file; the running generation keeps serving. */
     if (job->conf && (tls_conf_load(job->conf, job->err, sizeof(job->err)) < 0 ||
-                      route_conf_load(job->conf, job->err, sizeof(job->err)) < 0)) {
+                      route_conf_load(job->conf, job->err, sizeof(job->err)) < 0 ||
+                      acme_conf_load(job->conf, false, job->err, sizeof(job->err)) < 0)) {
         conf_unref(job->conf);
         job->conf = NULL;
     }

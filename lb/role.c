@@ -1,6 +1,7 @@
 /* lb/role.c - the main loop and the replica roles (lb/role.h). */
 #include <stdio.h>
 
+#include "acme/acme.h"
 #include "admin/admin.h"
 #include "discovery/discovery.h"
 #include "health/health.h"
@@ -27,11 +28,14 @@ static int main_start(struct proxy *px, char *err, size_t errlen)
         snprintf(err, errlen, "cannot start health checks");
         return -1;
     }
-    return discovery_start(px, err, errlen);
+    if (discovery_start(px, err, errlen) < 0)
+        return -1;
+    return acme_start(px, err, errlen);
 }
 
 static void main_stop(struct proxy *px)
 {
+    acme_stop();
     discovery_stop(px);
     admin_stop(px);
     health_stop(px);
@@ -95,6 +99,7 @@ static void main_reload_end(struct proxy *px, struct role_reload *rr)
         log_event(LOG_LVL_ERR, "reload: admin endpoint: %s", err);
     if (discovery_start(px, err, sizeof(err)) < 0)
         log_event(LOG_LVL_ERR, "reload: discovery: %s", err);
+    acme_reloaded(px); /* its certificates into the new generation's TLS frontends */
 }
 
 const struct proxy_role role_main = {

@@ -8,6 +8,18 @@
  * frontend and every live SSL (session_ctx) each hold one, and a handshake
  * under way can never see the SNI table freed by a reload.
  *
+ * Names in tls.acme (automatic HTTPS, acme/) are served from slots: one per
+ * frontend and name, shared by every generation that lists that name in
+ * that frontend, holding the SSL_CTX of the certificate in force (a
+ * self-signed one made when the slot is created, until acme/ installs a
+ * real one). Installing swaps the slot's context under a lock that
+ * handshakes take as readers: new handshakes on every loop see it at once,
+ * open connections keep the context they started with (their SSL holds a
+ * reference), and a reload, which finds the same slots by name, can never
+ * bring back an older certificate. Session tickets stay valid: OpenSSL
+ * encrypts them with the keys of the connection's first context (the
+ * frontend's default), whatever SNI switched to.
+ *
  * Policy, as a public HTTPS front end should have it: TLS 1.2 and 1.3 only,
  * the server's cipher order (ECDHE with AES-GCM or ChaCha20 for 1.2,
  * OpenSSL's default 1.3 suites), no compression, no renegotiation, ALPN
@@ -28,6 +40,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "acme/acme.h"
 #include "conf/conf.h"
 #include "lb/log.h"
 #include "lb/tls.h"
@@ -45,17 +58,55 @@ struct tls_cert {
     X509 *leaf;   /* its certificate (owned by ctx), matched against SNI */
 };
 
+/* One tls.acme name of one frontend (see the top of this file). */
+struct tls_slot {
+    char *fe;               /* frontend name (its session ID context) */
+    char *name;             /* the DNS name, lower case */
+    SSL_CTX *ctx;           /* the certificate in force; under slot_ctx_lock */
+    uint32_t refcnt;        /* tls_ctx holding it; under slot_lock */
+    struct tls_slot *next;  /* registry list; under slot_lock */
+};
+
 struct tls_ctx {
     SSL_CTX *ctx;           /* the default context: owns this struct */
     struct tls_cert *certs; /* [0] the default, then the SNI list, as in conf */
-    size_t ncerts;          /* entries in certs, >= 1 */
+    size_t ncerts;          /* entries in certs; 0 when every name is tls.acme's */
+    struct tls_slot **slots; /* tls.acme names, in conf order (referenced) */
+    size_t nslots;          /* entries in slots */
 };
+
+static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;    /* the registry */
+static pthread_rwlock_t slot_ctx_lock = PTHREAD_RWLOCK_INITIALIZER; /* slot->ctx */
+static struct tls_slot *slots;  /* every slot some generation holds */
 
 static int owner_idx = -1; /* ex_data slot of the default SSL_CTX holding its tls_ctx */
 static int conn_idx = -1;  /* ex_data slot marking our client SSLs (for conn_gone) */
 static pthread_once_t idx_once = PTHREAD_ONCE_INIT;
 
 /* ------------------------------------------------------------ lifetime */
+
+static void slot_unref(struct tls_slot *sl)
+{
+    struct tls_slot **pp;
+
+    if (!sl)
+        return;
+    pthread_mutex_lock(&slot_lock);
+    if (--sl->refcnt > 0) {
+        pthread_mutex_unlock(&slot_lock);
+        return;
+    }
+    for (pp = &slots; *pp && *pp != sl; pp = &(*pp)->next)
+        ;
+    if (*pp)
+        *pp = sl->next;
+    pthread_mutex_unlock(&slot_lock);
+    /* No tls_ctx holds it, so no handshake can be reading sl->ctx. */
+    SSL_CTX_free(sl->ctx);
+    free(sl->fe);
+    free(sl->name);
+    free(sl);
+}
 
 /* Called by OpenSSL when the default SSL_CTX's last reference goes. */
 static void tls_ctx_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
@@ -68,6 +119,9 @@ static void tls_ctx_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, l
         return;
     for (size_t i = 1; i < t->ncerts; i++)
         SSL_CTX_free(t->certs[i].ctx);
+    for (size_t i = 0; i < t->nslots; i++)
+        slot_unref(t->slots[i]);
+    free(t->slots);
     free(t->certs);
     free(t);
 }
@@ -152,12 +206,34 @@ static SSL_CTX *tls_pick(const struct tls_ctx *t, const char *name)
     return t->ctx;
 }
 
+/* A tls.acme name: its slot's certificate in force. Without a static
+ * certificate the first acme name is the default (no SNI, unknown name).
+ * OpenSSL calls sni_cb for every ClientHello, with or without SNI. */
+static bool slot_switch(const struct tls_ctx *t, SSL *ssl, const char *name)
+{
+    struct tls_slot *sl = NULL;
+
+    for (size_t i = 0; name && i < t->nslots && !sl; i++)
+        if (!strcasecmp(t->slots[i]->name, name))
+            sl = t->slots[i];
+    if (!sl && !t->ncerts)
+        sl = t->slots[0];
+    if (!sl)
+        return false;
+    pthread_rwlock_rdlock(&slot_ctx_lock);
+    SSL_set_SSL_CTX(ssl, sl->ctx); /* takes its own reference */
+    pthread_rwlock_unlock(&slot_ctx_lock);
+    return true;
+}
+
 static int sni_cb(SSL *ssl, int *alert, void *arg)
 {
     const struct tls_ctx *t = arg;
     const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
 
     (void)alert;
+    if (t->nslots && slot_switch(t, ssl, name))
+        return SSL_TLSEXT_ERR_OK;
     if (name && t->ncerts > 1) {
         SSL_CTX *ctx = tls_pick(t, name);
         if (ctx != SSL_get_SSL_CTX(ssl))
@@ -242,13 +318,96 @@ err:
     return NULL;
 }
 
+/* A context serving leaf (+ chain) with key, for frontend fe. */
+static SSL_CTX *ctx_with(const char *fe, X509 *leaf, STACK_OF(X509) *chain, EVP_PKEY *key,
+                         char *err, size_t errlen)
+{
+    SSL_CTX *ctx = ctx_new(fe);
+    char why[256];
+
+    if (ctx && SSL_CTX_use_certificate(ctx, leaf) == 1 &&
+        (!chain || SSL_CTX_set1_chain(ctx, chain) == 1) &&
+        SSL_CTX_use_PrivateKey(ctx, key) == 1 && SSL_CTX_check_private_key(ctx) == 1)
+        return ctx;
+    snprintf(err, errlen, "frontend %s: cannot use the certificate: %s", fe,
+             ssl_reason(why, sizeof(why)));
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+/* The slot of (fe, name), made with a self-signed certificate if new. */
+static struct tls_slot *slot_get(const char *fe, const char *name, char *err, size_t errlen)
+{
+    struct tls_slot *sl;
+    X509 *crt = NULL;
+    EVP_PKEY *key = NULL;
+
+    pthread_mutex_lock(&slot_lock);
+    for (sl = slots; sl; sl = sl->next)
+        if (!strcmp(sl->fe, fe) && !strcmp(sl->name, name)) {
+            sl->refcnt++;
+            goto out;
+        }
+    if (!(sl = calloc(1, sizeof(*sl))) || !(sl->fe = strdup(fe)) ||
+        !(sl->name = strdup(name))) {
+        snprintf(err, errlen, "frontend %s: cannot set up TLS: out of memory", fe);
+        goto err;
+    }
+    /* So HTTPS answers before the first certificate is issued. */
+    if (acme_self_signed(name, &crt, &key, err, errlen) < 0 ||
+        !(sl->ctx = ctx_with(fe, crt, NULL, key, err, errlen)))
+        goto err;
+    sl->refcnt = 1;
+    sl->next = slots;
+    slots = sl;
+    goto out;
+err:
+    if (sl) {
+        free(sl->fe);
+        free(sl->name);
+        free(sl);
+    }
+    sl = NULL;
+out:
+    pthread_mutex_unlock(&slot_lock);
+    X509_free(crt);
+    EVP_PKEY_free(key);
+    return sl;
+}
+
+int tls_acme_install(const char *name, X509 *leaf, STACK_OF(X509) *chain, EVP_PKEY *key,
+                     char *err, size_t errlen)
+{
+    int rc = 0;
+
+    pthread_mutex_lock(&slot_lock);
+    for (struct tls_slot *sl = slots; sl; sl = sl->next) {
+        SSL_CTX *ctx, *old;
+
+        if (strcmp(sl->name, name))
+            continue;
+        if (!(ctx = ctx_with(sl->fe, leaf, chain, key, err, errlen))) {
+            rc = -1;
+            continue;
+        }
+        pthread_rwlock_wrlock(&slot_ctx_lock);
+        old = sl->ctx;
+        sl->ctx = ctx;
+        pthread_rwlock_unlock(&slot_ctx_lock);
+        SSL_CTX_free(old); /* connections that started on it keep their reference */
+    }
+    pthread_mutex_unlock(&slot_lock);
+    return rc;
+}
+
 /* Every certificate of one frontend, or NULL with err set. */
 static struct tls_ctx *tls_load(const struct conf_frontend *cf, char *err, size_t errlen)
 {
     const struct conf_tls *ct = &cf->tls;
     struct tls_ctx *t = calloc(1, sizeof(*t));
 
-    if (!t || !(t->certs = calloc(ct->ncerts, sizeof(*t->certs))))
+    if (!t || !(t->certs = calloc(ct->ncerts + 1, sizeof(*t->certs))) ||
+        !(t->slots = calloc(ct->nacme + 1, sizeof(*t->slots))))
         goto oom;
     for (size_t i = 0; i < ct->ncerts; i++) {
         SSL_CTX *ctx = cert_load(cf->name, &ct->certs[i], err, errlen);
@@ -257,7 +416,16 @@ static struct tls_ctx *tls_load(const struct conf_frontend *cf, char *err, size_
         t->certs[t->ncerts].ctx = ctx;
         t->certs[t->ncerts++].leaf = SSL_CTX_get0_certificate(ctx);
     }
-    t->ctx = t->certs[0].ctx;
+    for (size_t i = 0; i < ct->nacme; i++) {
+        if (!(t->slots[t->nslots] = slot_get(cf->name, ct->acme[i], err, errlen)))
+            goto err;
+        t->nslots++;
+    }
+    /* Without a static certificate, the default context only starts the
+     * handshake: sni_cb always moves it to a slot. */
+    t->ctx = t->ncerts ? t->certs[0].ctx : ctx_new(cf->name);
+    if (!t->ctx)
+        goto oom;
     /* From here the default context owns t: freeing it frees everything. */
     if (!SSL_CTX_set_ex_data(t->ctx, owner_idx, t)) {
         snprintf(err, errlen, "frontend %s: cannot set up TLS: out of memory", cf->name);
@@ -270,8 +438,13 @@ oom:
     snprintf(err, errlen, "frontend %s: cannot set up TLS: out of memory", cf->name);
 err:
     if (t) {
+        if (!t->ncerts)
+            SSL_CTX_free(t->ctx);
         for (size_t i = 0; i < t->ncerts; i++)
             SSL_CTX_free(t->certs[i].ctx);
+        for (size_t i = 0; i < t->nslots; i++)
+            slot_unref(t->slots[i]);
+        free(t->slots);
         free(t->certs);
     }
     free(t);

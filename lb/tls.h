@@ -14,6 +14,9 @@
 
 struct bufferevent;
 struct conf;
+struct evp_pkey_st;
+struct stack_st_X509;
+struct x509_st;
 struct event_base;
 struct tls_ctx;
 
@@ -21,6 +24,13 @@ struct tls_ctx;
  * 0 ok; -1 with one line per error in err (frontend and file named). Either
  * way c owns what was loaded and releases it with conf_free(). */
 int tls_conf_load(struct conf *c, char *err, size_t errlen);
+
+/* Automatic HTTPS: serve leaf (then chain, NULL: none) with key for name in
+ * every TLS frontend that lists name in tls.acme, in every generation and on
+ * every loop, from the next handshake on; open connections keep theirs.
+ * Any thread. 0 ok, -1 with err (a frontend kept its previous certificate). */
+int tls_acme_install(const char *name, struct x509_st *leaf, struct stack_st_X509 *chain,
+                     struct evp_pkey_st *key, char *err, size_t errlen);
 
 /* References (NULL-safe). */
 struct tls_ctx *tls_ref(struct tls_ctx *t);

@@ -9,12 +9,13 @@
 # --no-install-recommends means a tool's own helpers must be listed too:
 # rsync (lxc-copy of a dir container, the demo's scale-out: lxc only recommends
 # it), procps (ps, pgrep: priority important, not in a minimal system),
-# prometheus (promtool, which checks /metrics in test_admin.py).
+# prometheus (promtool, which checks /metrics in test_admin.py). pebble is the
+# RFC 8555 test CA of test_acme.py; its package ships pebble-challtestsrv too.
 set -e
 PKGS="build-essential pkg-config libevent-dev libjansson-dev libssl-dev lxc lxc-dev
 rsync node-llhttp apache2 wrk curl python3 python3-pytest iproute2 procps openssl
 chromium systemd man-db groff-base logrotate etcd-server etcd-client prometheus
-clang libclang-rt-14-dev haproxy python3-websockets keepalived"
+clang libclang-rt-14-dev haproxy python3-websockets keepalived pebble"
 [ $# -gt 0 ] && PKGS="$*"
 missing=""
 for p in $PKGS; do

@@ -281,7 +281,7 @@ static void test_tls(void)
 static void test_unknown_keys(void)
 {
     CHECK_ERR(DOC_TOP("\"globals\":{}"), "t.json:1: $.globals: unknown key (expected one of: "
-              "global, admin, defaults, frontends, backends)");
+              "global, admin, defaults, frontends, backends, acme)");
     CHECK_ERR(DOC_TOP("\"global\":{\"maxconns\":1}"), "$.global.maxconns: unknown key");
     CHECK_ERR(DOC_TOP("\"defaults\":{\"timeout\":{\"queue\":\"1s\"}}"),
               "$.defaults.timeout.queue: unknown key");

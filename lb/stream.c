@@ -175,6 +175,16 @@ static void drop_sconn(struct stream *st)
     }
 }
 
+/* Arenas of a common head's size are kept; larger ones are freed. */
+#define HEAD_KEEP_BYTES 4096 /* arena bytes kept with a cached stream */
+#define HEAD_KEEP_FIELDS 32  /* field slots kept with a cached stream */
+
+static void shrink_head(struct http_head *h)
+{
+    if (h->cap > HEAD_KEEP_BYTES || h->hcap > HEAD_KEEP_FIELDS)
+        http_head_free(h);
+}
+
 void stream_free(struct stream *st)
 {
     struct proxy *px = st->px;
@@ -198,7 +208,12 @@ void stream_free(struct stream *st)
         return;
     }
     /* Keep the head arenas, the buffer and the tunnel timer: no malloc per
-     * request. */
+     * request. An arena a large head grew is given back: kept, a burst of
+     * large heads would pin up to 64 KiB per cached stream, and the pages
+     * around them (measured: 11.5 MB at rest after 3000 12 KB heads, 7.6 MB
+     * without the cache). */
+    shrink_head(&st->req);
+    shrink_head(&st->resp);
     struct http_head req = st->req, resp = st->resp;
     struct evbuffer *buf = st->buf;
     struct event *tt = st->tunnel_timer;

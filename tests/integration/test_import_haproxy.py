@@ -408,27 +408,8 @@ def test_acl_config_converts_to_routes(tmp_path):
     assert cfg["frontends"][0]["default_backend"] == "web"
 
 
-def routes_supported(tmp_path):
-    """True when lxlb -c takes routes; skip (with lxlb's words) while it
-    reports them as an unknown key; anything else is a failure."""
-    port = free_port()
-    cfg = {"frontends": [{"name": "f", "bind": ["127.0.0.1:%d" % port], "default_backend": "b",
-                          "routes": [{"path_prefix": "/x", "backend": "b"}]}],
-           "backends": [{"name": "b"}]}
-    path = tmp_path / "routes-probe.json"
-    path.write_text(json.dumps(cfg))
-    r = run([lxlb_path(), "-c", "-f", str(path)])
-    if r.returncode == 0:
-        return True
-    err = r.stderr.decode()
-    if "unknown key" in err:
-        pytest.skip("lxlb -c does not take routes yet (conf/route.c): " + err.strip())
-    pytest.fail("lxlb -c refuses a minimal routes config:\n" + err)
-
-
 @needs_haproxy
 def test_acl_routing_answers_as_haproxy_does(backend, haproxy, lxlb, tmp_path):
-    routes_supported(tmp_path)
     a, b, c = backend("api"), backend("static"), backend("web")
     hp, lp = free_port(), free_port()
     rc, cfg, err = convert_text(ACLS.format(port=lp, a=a.address, b=b.address, c=c.address))

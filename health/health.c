@@ -23,6 +23,8 @@
 #include "health/check.h"
 #include "health/health.h"
 #include "lb/backend-t.h"
+#include "lb/http.h"
+#include "lb/pp.h"
 #include "lb/log.h"
 #include "lb/proxy-t.h"
 #include "lb/server.h"
@@ -179,6 +181,39 @@ static void check_read_cb(struct bufferevent *bev, void *arg)
         check_report(c, CHK_L7STS, status, NULL);
 }
 
+/* A server that wants a PROXY header on every connection (send_proxy)
+ * refuses a check without one, as HAProxy's checks know. v2 says there is no
+ * client (LOCAL); v1 has no such word that servers take (Apache refuses
+ * "UNKNOWN"), so it carries the check connection's own addresses, known once
+ * it is connected: the header goes in front of the queued request then,
+ * before libevent writes anything. */
+static void check_proxy_header(struct check *c)
+{
+    static const uint8_t v2_local[16] = { '\r', '\n', '\r', '\n', 0, '\r', '\n', 'Q', 'U',
+                                          'I', 'T', '\n', 0x20, 0x00, 0x00, 0x00 };
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    struct sockaddr_storage src, dst;
+    socklen_t slen = sizeof(src), dlen = sizeof(dst);
+    evutil_socket_t fd = bufferevent_getfd(c->bev);
+    char h[PP_BUILD_MAX];
+    size_t n;
+
+    switch (srv_send_proxy(c->srv)) {
+    case CONF_SEND_PROXY_V1:
+        if (getsockname(fd, (struct sockaddr *)&src, &slen) < 0 ||
+            getpeername(fd, (struct sockaddr *)&dst, &dlen) < 0)
+            break;
+        n = pp_build_v1((struct sockaddr *)&src, (struct sockaddr *)&dst, h, sizeof(h));
+        evbuffer_prepend(out, h, n);
+        break;
+    case CONF_SEND_PROXY_V2:
+        evbuffer_prepend(out, v2_local, sizeof(v2_local));
+        break;
+    case CONF_SEND_PROXY_NONE:
+        break;
+    }
+}
+
 static void check_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct check *c = arg;
@@ -188,6 +223,7 @@ static void check_event_cb(struct bufferevent *bev, short what, void *arg)
     (void)bev;
     if (what & BEV_EVENT_CONNECTED) {
         c->connected = true;
+        check_proxy_header(c);
         return;
     }
     if (!c->connected) {

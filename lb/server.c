@@ -59,6 +59,19 @@ void srv_unref(struct server *s)
     free(s);
 }
 
+enum conf_send_proxy srv_send_proxy(const struct server *s)
+{
+    const struct conf_backend *cb = s->backend ? s->backend->conf : NULL;
+
+    if (!cb)
+        return CONF_SEND_PROXY_NONE;
+    if (s->source == SRV_SRC_STATIC)
+        for (size_t i = 0; i < cb->nservers; i++)
+            if (!strcmp(cb->servers[i].name, s->name))
+                return cb->servers[i].send_proxy;
+    return cb->send_proxy;
+}
+
 const char *srv_health_name(enum srv_health h)
 {
     static const char *names[] = { "checking", "up", "down" };

@@ -63,6 +63,10 @@ static inline void srv_traffic_ok(struct server *s)
         srv_health_event(s, SRV_HEV_TRAFFIC_OK, NULL);
 }
 
+/* The PROXY header it wants first on each new connection (send_proxy): its
+ * own setting for a server of the file, else its backend's. */
+enum conf_send_proxy srv_send_proxy(const struct server *s);
+
 const char *srv_health_name(enum srv_health h);
 const char *srv_admin_name(enum srv_admin a);
 const char *srv_source_name(enum srv_source src);

@@ -310,19 +310,6 @@ static int pump_request(struct stream *st)
     return 0;
 }
 
-/* The PROXY header its server wants first on a new connection: the
- * server's own setting, else its backend's (discovered servers too). */
-static enum conf_send_proxy send_proxy_of(const struct stream *st)
-{
-    const struct conf_backend *cb = st->be->conf;
-
-    if (st->srv->source == SRV_SRC_STATIC)
-        for (size_t i = 0; i < cb->nservers; i++)
-            if (!strcmp(cb->servers[i].name, st->srv->name))
-                return cb->servers[i].send_proxy;
-    return cb->send_proxy;
-}
-
 /* send_proxy: the header goes first on a new connection, carrying the
  * client of the request that opened it (such connections are never pooled:
  * another client's request must not go out under this one's address). */
@@ -401,7 +388,7 @@ static int connect_to(struct stream *st, struct server *srv, bool pooled)
     bind_server(st, srv);
     drop_sconn(st);
     st->state = ST_CONNECT;
-    st->send_proxy = send_proxy_of(st);
+    st->send_proxy = srv_send_proxy(srv);
     if (pooled && !st->send_proxy) /* a send_proxy connection carries one client */
         sc = pool_take(srv);
     st->conn_reused = sc != NULL;

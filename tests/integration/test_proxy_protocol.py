@@ -277,3 +277,26 @@ backend app
         p.kill()
         p.wait()
         os.unlink(path)
+
+
+@pytest.mark.parametrize("version,want", [
+    ("v1", rb"PROXY TCP4 127\.0\.0\.1 127\.0\.0\.1 \d+ \d+\r\n"),
+    ("v2", re.escape(b"\r\n\r\n\x00\r\nQUIT\n\x20\x00\x00\x00"))])
+def test_health_checks_to_a_send_proxy_server_carry_a_header(lxlb, version, want):
+    """A server that wants a PROXY header on every connection gets one on
+    health checks too (v2: LOCAL, no client; v1: the check connection's own
+    addresses, since servers refuse v1 UNKNOWN), as HAProxy's checks do."""
+    srv = RawServer()
+    try:
+        cfg = make_config({"b": [srv.address]})
+        cfg["backends"][0]["send_proxy"] = version
+        cfg["backends"][0]["health"] = {"path": "/", "interval": "100ms"}
+        lxlb(cfg)
+        deadline = time.monotonic() + 3
+        while len(srv.requests) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(srv.requests) >= 2, srv.requests
+        assert re.fullmatch(want, srv.proxy_headers[0]), srv.proxy_headers[:2]
+        assert srv.requests[0].startswith(b"GET / HTTP/1.1\r\n")
+    finally:
+        srv.stop()

@@ -143,6 +143,33 @@ struct dlxc_info {
     char ip[DLXC_IP_LEN];          /* first IPv4 of conf.interface, "": none yet */
 };
 
+/* One container's resources, from its cgroup (discovery/cgroup.h). A
+ * figure the host does not give is DLXC_RES_NONE. */
+#define DLXC_RES_NONE UINT64_MAX
+struct dlxc_res {
+    bool running;                  /* it runs: the figures are of now */
+    uint64_t cpu_ns;               /* CPU time used since it started (ns) */
+    uint64_t mem_bytes;            /* memory charged to it now (bytes) */
+    uint64_t mem_limit;            /* its memory limit (bytes); NONE: no limit */
+    uint64_t pids;                 /* tasks now */
+};
+
+#define DLXC_NAME_LEN 256  /* a container name, NUL included */
+
+/* What one backend's autoscaler works on: the helper's scale operations
+ * name all three, and it checks them against what it was allowed. */
+struct dlxc_scale {
+    const char *lxcpath;           /* the backend's discovery.lxc lxcpath */
+    const char *tmpl;              /* autoscale.template */
+    const char *prefix;            /* autoscale.prefix: clones are prefix + number */
+};
+
+/* One clone, as the helper lists it. */
+struct dlxc_clone {
+    char name[DLXC_NAME_LEN];      /* prefix + number */
+    char state[DLXC_STATE_LEN];    /* "RUNNING", "STOPPED"... */
+};
+
 /* Look at one container (after a monitor event, or to poll for its address). */
 struct dlxc_probe {
     struct dw_job job;

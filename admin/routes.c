@@ -8,6 +8,7 @@
  *                                           keepalived and watchdogs (public on
  *                                           a loopback or unix bind)
  *   POST /backends/B/servers/S/state        {"state": "drain"|"maint"|"ready"}
+ *   POST /backends/B/autoscale              {"enabled": false|true}: pause, resume
  *
  * evhttp parses and bounds the request (admin.c sets the limits); nothing
  * here trusts the request beyond what it checks. */
@@ -21,6 +22,8 @@
 
 #include "admin/admin-int.h"
 #include "conf/conf.h"
+#include "discovery/autoscale-t.h"
+#include "discovery/discovery.h"
 #include "lb/backend-t.h"
 #include "lb/backend.h"
 #include "lb/log.h"
@@ -252,6 +255,42 @@ static void post_state(const struct admin *a, struct evhttp_request *req, const 
     }
 }
 
+/* The body of an autoscale change: exactly {"enabled": true|false}. */
+static int parse_enabled(struct evhttp_request *req, bool *on)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    const char *data = len ? (const char *)evbuffer_pullup(in, -1) : "";
+    json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES, NULL);
+    const json_t *v = json_object_get(j, "enabled");
+    int rc = json_is_boolean(v) && json_object_size(j) == 1 ? 0 : -1;
+
+    *on = json_is_true(v);
+    json_decref(j);
+    return rc;
+}
+
+static void post_autoscale(const struct admin *a, struct evhttp_request *req, const char *bname)
+{
+    struct backend *be = find_backend(a->px, bname);
+    bool on;
+
+    if (!be)
+        reply_error(req, 404, "no such backend");
+    else if (!discovery_autoscaler(be))
+        reply_error(req, 404, "this backend has no autoscale");
+    else if (parse_enabled(req, &on) < 0)
+        reply_error(req, 400, "body must be a JSON object {\"enabled\": true|false}");
+    else if (discovery_autoscale_enable(be, on) < 0)
+        reply_error(req, 404, "this backend has no autoscale");
+    else {
+        const struct das *as = discovery_autoscaler(be);
+        reply_json(req, 200, json_pack("{s:s, s:b, s:s}", "backend", be->name, "enabled",
+                                       !as->fsm.paused && !as->refused, "status",
+                                       as->fsm.status));
+    }
+}
+
 /* ---------------------------------------------------------------- routing */
 
 /* Splits path ("/a/b/c") into at most max percent-decoded segments, which
@@ -304,6 +343,11 @@ static void route_api(const struct admin *a, struct evhttp_request *req, const c
             reply_405(req, "POST");
         else
             post_state(a, req, seg[1], seg[3]);
+    } else if (n == 3 && !strcmp(seg[0], "backends") && !strcmp(seg[2], "autoscale")) {
+        if (m != EVHTTP_REQ_POST)
+            reply_405(req, "POST");
+        else
+            post_autoscale(a, req, seg[1]);
     } else {
         reply_error(req, 404, "not found");
     }

@@ -114,6 +114,8 @@ struct das_job {
 
 struct das {
     struct dlxc *w;                /* the backend's discovery.lxc watcher */
+    bool refused;                  /* the helper refused it: it does nothing */
+    char refused_why[256];         /* why */
     struct asf fsm;                /* the decisions */
     enum das_phase phase;          /* where the action is */
     enum asf_action pending;       /* DAS_LISTING: the action the list is for */
@@ -124,8 +126,11 @@ struct das {
     struct dlxc_clone *clones;     /* our clones at the last list */
     size_t nclones;                /* entries in clones */
     int64_t listed_ms;             /* monotonic ms of that list, 0: never */
+    bool list_busy;                /* a list job is queued or running */
+    unsigned num_floor;            /* next clone numbers from here (one was taken) */
     char name[DLXC_NAME_LEN];      /* the clone of the action under way */
-    struct server *srv;            /* DAS_DRAINING: its server (a reference) */
+    struct server *srv;            /* DAS_DRAINING, DAS_REMOVING: its server (a reference) */
+    bool undo;                     /* DAS_REMOVING: a clone that never served (a failed up) */
     int64_t acted_ms;              /* monotonic ms the action was decided */
     int64_t phase_ms;              /* monotonic ms the phase began */
     uint32_t clone_ms;             /* the last clone: how long the clone took */

@@ -700,7 +700,8 @@ int dhp_clone_decode(const json_t *j, const char *prefix, struct dlxc_clone *c, 
                      size_t errlen)
 {
     if (dhp_info_str(j, "name", c->name, sizeof(c->name), err, errlen) < 0 ||
-        dhp_info_str(j, "state", c->state, sizeof(c->state), err, errlen) < 0)
+        dhp_info_str(j, "state", c->state, sizeof(c->state), err, errlen) < 0 ||
+        dhp_info_str(j, "address", c->address, sizeof(c->address), err, errlen) < 0)
         return -1;
     if (!dhp_clone_name(prefix, c->name, NULL)) {
         snprintf(err, errlen, "the helper listed \"%.64s\", not a clone", c->name);

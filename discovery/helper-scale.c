@@ -170,6 +170,15 @@ static int dh_mark(const struct dhp_req *rq)
 
 /* -------------------------------------------------------------- clones -- */
 
+/* key of c into buf ("" when unset). */
+static void dh_item(struct lxc_container *c, const char *key, char *buf, size_t size)
+{
+    int n = c->get_config_item(c, key, buf, (int)size);
+
+    if (n < 0 || (size_t)n >= size)
+        buf[0] = '\0';
+}
+
 static json_t *dh_clones(const struct dhp_req *rq)
 {
     char **names = NULL;
@@ -184,8 +193,12 @@ static json_t *dh_clones(const struct dhp_req *rq)
         if (arr && dhp_clone_name(rq->prefix, names[i], NULL) && dh_marked(rq, names[i])) {
             struct lxc_container *c = lxc_container_new(names[i], rq->lxcpath);
             const char *st = c ? c->state(c) : NULL;
-            json_t *one = json_pack("{s:s, s:s}", "name", names[i], "state",
-                                    st ? st : "UNKNOWN");
+            char addr[64] = "";
+            if (c)
+                dh_item(c, "lxc.net.0.ipv4.address", addr, sizeof(addr));
+            addr[strcspn(addr, "\n")] = '\0'; /* the first, when there are several */
+            json_t *one = json_pack("{s:s, s:s, s:s}", "name", names[i], "state",
+                                    st ? st : "UNKNOWN", "address", addr);
             if (!one || json_array_append_new(arr, one) < 0) {
                 json_decref(arr);
                 arr = NULL;
@@ -197,15 +210,6 @@ static json_t *dh_clones(const struct dhp_req *rq)
     }
     free(names);
     return arr ? json_pack("{s:b, s:o}", "ok", 1, "clones", arr) : NULL;
-}
-
-/* key of c into buf ("" when unset). */
-static void dh_item(struct lxc_container *c, const char *key, char *buf, size_t size)
-{
-    int n = c->get_config_item(c, key, buf, (int)size);
-
-    if (n < 0 || (size_t)n >= size)
-        buf[0] = '\0';
 }
 
 /* The clone's MAC, from its address: the same address always has the same

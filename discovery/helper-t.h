@@ -23,7 +23,7 @@
  * is {"name","defined","state","selected","ip"} (struct dlxc_info). stats:
  * "containers": [{"name","running","cpu_ns","memory","memory_limit","pids"}]
  * (a figure the host does not give is null); clones: "clones": [{"name",
- * "state"}]; clone: "snapshot" (what was made), "ms".
+ * "state", "address"}]; clone: "snapshot" (what was made), "ms".
  *
  * The autoscaler's operations are the only ones that change anything, so
  * they are held to what the configuration allows: scale-allow registers a

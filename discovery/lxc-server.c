@@ -7,7 +7,12 @@
  * balancer skips it, sticky clients included, and requests waiting on it
  * are retried elsewhere at once); one that is gone removes it. While a new
  * server is "checking", its port is probed so that it is checked again the
- * moment Apache listens (the kick-start). */
+ * moment Apache listens (the kick-start).
+ *
+ * Beside the servers: every few seconds the containers' cgroup figures
+ * (CPU, memory, tasks) are read through the helper, on the worker, for
+ * /stats, /metrics and the autoscaler; and the backend's autoscaler
+ * (discovery/autoscale.c), when it has one, runs alongside. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -20,7 +25,11 @@
 #include <event2/event.h>
 
 #include "conf/conf.h"
+#include "discovery/autoscale.h"
+#include "discovery/helper-client.h"
+#include "discovery/helper-t.h"
 #include "discovery/lxc-int.h"
+#include "discovery/worker.h"
 #include "lb/backend.h"
 #include "lb/log.h"
 #include "lb/server.h"
@@ -29,12 +38,14 @@
 #define DLXC_KICK_MAX_MS 500      /* port probe delay cap */
 #define DLXC_KICK_TIMEOUT_MS 1000 /* one port probe's connect timeout */
 #define DLXC_DRAIN_POLL_MS 100    /* how often a retiring server's requests are counted */
+#define DLXC_RES_MS 2000          /* how often the containers' cgroup figures are read */
 
 static void ct_kick_wait_cb(evutil_socket_t fd, short what, void *arg);
 static void ct_drain_cb(evutil_socket_t fd, short what, void *arg);
 
 static int srvm_ct_init(struct dlxc_ct *ct)
 {
+    ct->cpu_pct = -1;
     ct->kick_wait = evtimer_new(ct->w->base, ct_kick_wait_cb, ct);
     ct->drain = evtimer_new(ct->w->base, ct_drain_cb, ct);
     return ct->kick_wait && ct->drain ? 0 : -1;
@@ -250,7 +261,7 @@ static void ct_unretire(struct dlxc_ct *ct, const char *why)
 
 static void srvm_thawed(struct dlxc_ct *ct)
 {
-    if (ct->srv && ct->srv->retiring)
+    if (ct->srv && ct->srv->retiring && !ct->leaving)
         ct_unretire(ct, "container thawed");
 }
 
@@ -324,7 +335,7 @@ static void srvm_at(struct dlxc_ct *ct, const char *ip)
         return;
     }
     if (ct->srv && conf_addr_same(&ct->srv->addr, &addr)) {
-        if (ct->srv->retiring)
+        if (ct->srv->retiring && !ct->leaving) /* leaving: the autoscaler's */
             ct_unretire(ct, "container running");
         return;
     }
@@ -344,6 +355,159 @@ static bool srvm_new_addr(const struct dlxc_ct *ct, const char *ip)
     return !ct->srv || strcmp(ct->srv->addr.text, text);
 }
 
+/* ----------------------------------------------------- the autoscaler -- */
+
+struct server *dlxc_server_leave(struct dlxc *w, const char *name, const char *why)
+{
+    struct dlxc_ct *ct = dlxc_ct_find(w, name);
+    struct server *s = ct ? ct->srv : NULL;
+
+    if (!s)
+        return NULL;
+    ct->leaving = true;
+    ct_kick_stop(ct);
+    if (!s->retiring) {
+        log_event(LOG_LVL_INFO, "server %s/%s retiring: %s (%u requests in flight finish)",
+                  w->label, s->name, why, srv_active(s));
+        srv_set_retiring(s, true);
+    }
+    ct_drain_check(ct);
+    return s;
+}
+
+/* ----------------------------------------------------- container figures -- */
+
+static void res_run(struct dw_job *j)
+{
+    struct dlxc_stats *st = (struct dlxc_stats *)j;
+
+    st->failed = dhc_stats(st->w->conf.lxcpath, st->names, st->n, st->res, st->err,
+                           sizeof(st->err)) < 0;
+    st->at_ms = dlxc_now_ms();
+}
+
+static void res_drop(struct dw_job *j)
+{
+    struct dlxc_stats *st = (struct dlxc_stats *)j;
+
+    for (size_t i = 0; i < st->n; i++)
+        free(st->names[i]);
+    free(st->names);
+    free(st->res);
+    free(st);
+}
+
+/* CPU % between the last reading and r (of one CPU: 200 is two busy). */
+static void ct_res_apply(struct dlxc_ct *ct, const struct dlxc_res *r, int64_t at_ms)
+{
+    if (!r->running) {
+        ct->res_ms = 0;
+        ct->cpu_pct = -1;
+        return;
+    }
+    if (ct->res_ms && at_ms > ct->res_ms && r->cpu_ns != DLXC_RES_NONE &&
+        ct->res.cpu_ns != DLXC_RES_NONE && r->cpu_ns >= ct->res.cpu_ns)
+        ct->cpu_pct = (double)(r->cpu_ns - ct->res.cpu_ns) / 1e4 / (double)(at_ms - ct->res_ms);
+    else
+        ct->cpu_pct = -1;
+    ct->res = *r;
+    ct->res_ms = at_ms;
+}
+
+static void res_done(struct dw_job *j)
+{
+    struct dlxc_stats *st = (struct dlxc_stats *)j;
+    struct dlxc *w = st->w;
+
+    w->res_busy = false;
+    if (st->failed)
+        log_event(LOG_LVL_DEBUG, "lxc %s: no container figures: %s", w->label, st->err);
+    for (size_t i = 0; !st->failed && i < st->n; i++) {
+        struct dlxc_ct *ct = dlxc_ct_find(w, st->names[i]);
+        if (ct && ct->srv)
+            ct_res_apply(ct, &st->res[i], st->at_ms);
+    }
+    res_drop(j);
+}
+
+/* The containers that are servers: their names, strdup'ed. */
+static size_t res_names(const struct dlxc *w, char ***out)
+{
+    size_t n = 0, i = 0;
+
+    for (const struct dlxc_ct *ct = w->cts; ct; ct = ct->next)
+        n += ct->srv != NULL;
+    if (n > DHP_MAX_NAMES)
+        n = DHP_MAX_NAMES;
+    if (!n || !(*out = calloc(n, sizeof(**out))))
+        return 0;
+    for (const struct dlxc_ct *ct = w->cts; ct && i < n; ct = ct->next)
+        if (ct->srv && !((*out)[i++] = strdup(ct->name)))
+            return i - 1;
+    return i;
+}
+
+static void res_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct dlxc *w = arg;
+    struct dlxc_stats *st;
+
+    (void)fd; (void)what;
+    if (w->res_busy || !(st = calloc(1, sizeof(*st))))
+        return;
+    st->w = w;
+    st->n = res_names(w, &st->names);
+    if (!st->n || !(st->res = calloc(st->n, sizeof(*st->res)))) {
+        res_drop(&st->job);
+        return;
+    }
+    st->job.run = res_run;
+    st->job.done = res_done;
+    st->job.drop = res_drop;
+    w->res_busy = true;
+    dw_submit(w->worker, &st->job);
+}
+
+bool dlxc_figures(const struct dlxc *w, const struct server *s, struct dlxc_figures *out)
+{
+    const struct dlxc_ct *ct = dlxc_ct_find(w, s->name);
+
+    if (!ct || ct->srv != s || !ct->res_ms)
+        return false;
+    out->cpu_seconds = ct->res.cpu_ns == DLXC_RES_NONE ? -1 : ct->res.cpu_ns / 1e9;
+    out->cpu_percent = ct->cpu_pct;
+    out->mem_bytes = ct->res.mem_bytes;
+    out->mem_limit = ct->res.mem_limit;
+    out->pids = ct->res.pids;
+    out->age_ms = dlxc_now_ms() - ct->res_ms;
+    return true;
+}
+
+/* ------------------------------------------------------------ lifetime -- */
+
+static int srvm_start(struct dlxc *w, char *err, size_t errlen)
+{
+    struct timeval every = { DLXC_RES_MS / 1000, (DLXC_RES_MS % 1000) * 1000 };
+
+    w->res_poll = event_new(w->base, -1, EV_PERSIST, res_poll_cb, w);
+    if (!w->res_poll || event_add(w->res_poll, &every) < 0) {
+        snprintf(err, errlen, "discovery.lxc: out of memory");
+        return -1;
+    }
+    if (w->be->conf->autoscale.enabled && !(w->as = das_start(w, err, errlen)))
+        return -1;
+    return 0;
+}
+
+static void srvm_stop(struct dlxc *w)
+{
+    das_stop(w->as);
+    w->as = NULL;
+    if (w->res_poll)
+        event_free(w->res_poll);
+    w->res_poll = NULL;
+}
+
 const struct dlxc_ops dlxc_server_ops = {
     .ct_init = srvm_ct_init,
     .ct_free = srvm_ct_free,
@@ -356,4 +520,6 @@ const struct dlxc_ops dlxc_server_ops = {
     .new_addr = srvm_new_addr,
     .adopt = srvm_adopt,
     .sweep = srvm_sweep,
+    .start = srvm_start,
+    .stop = srvm_stop,
 };

@@ -51,6 +51,14 @@ static struct dlxc_ct *sink_adopt(struct dlxc *w, const char *name)
 
 static void sink_sweep(struct dlxc *w) { (void)w; }
 
+static int sink_start(struct dlxc *w, char *err, size_t errlen)
+{
+    (void)w; (void)err; (void)errlen;
+    return 0;
+}
+
+static void sink_stop(struct dlxc *w) { (void)w; }
+
 const struct dlxc_ops dlxc_sink_ops = {
     .ct_init = sink_ct_init,
     .ct_free = sink_ct_free,
@@ -63,4 +71,6 @@ const struct dlxc_ops dlxc_sink_ops = {
     .new_addr = sink_new_addr,
     .adopt = sink_adopt,
     .sweep = sink_sweep,
+    .start = sink_start,
+    .stop = sink_stop,
 };

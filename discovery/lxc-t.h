@@ -101,6 +101,17 @@ struct dlxc_conf {
     uint32_t ip_timeout_ms;        /* how long to wait for an address */
 };
 
+/* One container's resources, from its cgroup (discovery/cgroup.h). A
+ * figure the host does not give is DLXC_RES_NONE. */
+#define DLXC_RES_NONE UINT64_MAX
+struct dlxc_res {
+    bool running;                  /* it runs: the figures are of now */
+    uint64_t cpu_ns;               /* CPU time used since it started (ns) */
+    uint64_t mem_bytes;            /* memory charged to it now (bytes) */
+    uint64_t mem_limit;            /* its memory limit (bytes); NONE: no limit */
+    uint64_t pids;                 /* tasks now */
+};
+
 /* What discovery knows of one container (only those matching `match`). The
  * watcher's part is the same in both modes; the rest belongs to its ops
  * (struct dlxc_ops): a server in backend mode, an address in sink mode. */
@@ -125,6 +136,11 @@ struct dlxc_ct {
     struct event *kick_wait;       /* timer: next port probe */
     uint32_t kick_backoff_ms;      /* next port probe delay: 50ms doubling to 500ms */
     int64_t kick_deadline_ms;      /* monotonic ms: stop probing the port */
+    struct dlxc_res res;           /* its cgroup figures at res_ms */
+    int64_t res_ms;                /* monotonic ms of those, 0: none yet */
+    double cpu_pct;                /* CPU over the last interval (% of one CPU), < 0: not
+                                    * known yet */
+    bool leaving;                  /* the autoscaler removes it: it stays retiring */
     /* Sink mode (discovery/lxc-sink.c). */
     char pub_ip[DLXC_IP_LEN];      /* the address reported up, "": none */
     struct dlxc *w;                /* owner */
@@ -143,17 +159,6 @@ struct dlxc_info {
     char ip[DLXC_IP_LEN];          /* first IPv4 of conf.interface, "": none yet */
 };
 
-/* One container's resources, from its cgroup (discovery/cgroup.h). A
- * figure the host does not give is DLXC_RES_NONE. */
-#define DLXC_RES_NONE UINT64_MAX
-struct dlxc_res {
-    bool running;                  /* it runs: the figures are of now */
-    uint64_t cpu_ns;               /* CPU time used since it started (ns) */
-    uint64_t mem_bytes;            /* memory charged to it now (bytes) */
-    uint64_t mem_limit;            /* its memory limit (bytes); NONE: no limit */
-    uint64_t pids;                 /* tasks now */
-};
-
 #define DLXC_NAME_LEN 256  /* a container name, NUL included */
 
 /* What one backend's autoscaler works on: the helper's scale operations
@@ -168,6 +173,7 @@ struct dlxc_scale {
 struct dlxc_clone {
     char name[DLXC_NAME_LEN];      /* prefix + number */
     char state[DLXC_STATE_LEN];    /* "RUNNING", "STOPPED"... */
+    char address[24];              /* its lxc.net.0.ipv4.address ("A.B.C.D/LEN"), "": none */
 };
 
 /* Look at one container (after a monitor event, or to poll for its address). */
@@ -189,6 +195,28 @@ struct dlxc_resync {
     char err[256];
     struct dlxc_info *infos;       /* containers matching conf.match */
     size_t ninfos;
+};
+
+/* Ask the helper for the cgroup figures of the backend's containers. */
+struct dlxc_stats {
+    struct dw_job job;
+    struct dlxc *w;                /* asker (outlives the job: stop joins the worker) */
+    char **names;                  /* the containers (strdup'ed) */
+    size_t n;                      /* entries in names and res */
+    struct dlxc_res *res;          /* the answer */
+    int64_t at_ms;                 /* monotonic ms when the helper answered */
+    bool failed;
+    char err[256];
+};
+
+/* A container's figures as /stats and /metrics show them. */
+struct dlxc_figures {
+    double cpu_seconds;            /* CPU time since it started (s), < 0: not known */
+    double cpu_percent;            /* over the last interval (% of one CPU), < 0: not known */
+    uint64_t mem_bytes;            /* memory used (bytes), DLXC_RES_NONE: not known */
+    uint64_t mem_limit;            /* memory limit (bytes), DLXC_RES_NONE: none or not known */
+    uint64_t pids;                 /* tasks, DLXC_RES_NONE: not known */
+    int64_t age_ms;                /* how long ago they were read (ms) */
 };
 
 /* Where a watcher with no backend reports (lxlb agent): a container runs at
@@ -229,13 +257,23 @@ struct dlxc_ops {
     struct dlxc_ct *(*adopt)(struct dlxc *w, const char *name);
     /* After a resync was applied: drop what earlier watchers left behind. */
     void (*sweep)(struct dlxc *w);
+    /* The mode's own work beside the watching (container figures, the
+     * autoscaler): started once the watcher is (-1 with err), stopped
+     * before it is freed (the worker is stopped already). */
+    int (*start)(struct dlxc *w, char *err, size_t errlen);
+    void (*stop)(struct dlxc *w);
 };
 
 /* One backend with discovery.lxc, or one sink. */
+struct das;
+
 struct dlxc {
     const struct dlxc_ops *ops;    /* backend or sink mode */
     char *label;                   /* for messages: the backend's name, or "agent" */
     struct backend *be;            /* backend mode: whose servers we manage */
+    struct event *res_poll;        /* backend mode: ask for the containers' figures */
+    bool res_busy;                 /* backend mode: a stats job is queued or running */
+    struct das *as;                /* backend mode: its autoscaler, NULL: none */
     struct dlxc_sink sink;         /* sink mode: who hears of containers */
     struct event_base *base;       /* the loop */
     struct dlxc_conf conf;         /* immutable copy */

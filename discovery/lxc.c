@@ -72,7 +72,7 @@ static void dlxc_resync_run(struct dw_job *j)
 
 /* ========================================================= loop thread ==== */
 
-static struct dlxc_ct *ct_find(struct dlxc *w, const char *name)
+struct dlxc_ct *dlxc_ct_find(const struct dlxc *w, const char *name)
 {
     for (struct dlxc_ct *ct = w->cts; ct; ct = ct->next)
         if (!strcmp(ct->name, name))
@@ -94,7 +94,7 @@ static void ct_release(struct dlxc_ct *ct)
 
 struct dlxc_ct *dlxc_ct_get(struct dlxc *w, const char *name)
 {
-    struct dlxc_ct *ct = ct_find(w, name);
+    struct dlxc_ct *ct = dlxc_ct_find(w, name);
 
     if (ct)
         return ct;
@@ -119,7 +119,7 @@ oom:
 /* The container, tracked already or through what an earlier watcher left. */
 static struct dlxc_ct *ct_find_or_adopt(struct dlxc *w, const char *name)
 {
-    struct dlxc_ct *ct = ct_find(w, name);
+    struct dlxc_ct *ct = dlxc_ct_find(w, name);
 
     return ct ? ct : w->ops->adopt(w, name);
 }
@@ -220,7 +220,7 @@ static void ct_probe_failed(struct dlxc_ct *ct, const char *why)
 static void dlxc_probe_done(struct dw_job *j)
 {
     struct dlxc_probe *p = (struct dlxc_probe *)j;
-    struct dlxc_ct *ct = ct_find(p->w, p->info.name);
+    struct dlxc_ct *ct = dlxc_ct_find(p->w, p->info.name);
 
     /* Stale: the container had another event since; its own probe follows. */
     if (ct && ct->seq == p->seq && ct->waiting) {
@@ -377,7 +377,7 @@ static void dlxc_resync_apply(struct dlxc *w, const struct dlxc_resync *r)
     for (ct = w->cts; ct; ct = ct->next)
         ct->seen = false;
     for (size_t i = 0; i < r->ninfos; i++) {
-        ct = ct_find(w, r->infos[i].name);
+        ct = dlxc_ct_find(w, r->infos[i].name);
         if (ct && ct->seq > r->evseq) {
             ct->seen = true; /* its events are newer than this picture */
             continue;
@@ -482,6 +482,8 @@ static struct dlxc *dlxc_init(struct dlxc *w, const char *label, const struct co
     w->settle = evtimer_new(base, dlxc_resync_cb, w);
     if (!w->resync || !w->settle || event_add(w->resync, &every) < 0)
         goto oom;
+    if (w->ops->start(w, err, errlen) < 0)
+        goto err;
     log_event(LOG_LVL_INFO, "lxc %s: discovering containers in %s (group %s, match %s, "
               "%s:%u)", w->label, w->conf.lxcpath, w->conf.group ? w->conf.group : "any",
               w->conf.match, w->conf.interface, w->conf.port);
@@ -530,6 +532,7 @@ void dlxc_stop(struct dlxc *w)
 {
     if (!w)
         return;
+    w->ops->stop(w);
     dmon_stop(&w->mon);
     while (w->cts)
         ct_free(w->cts);

@@ -37,6 +37,23 @@ static inline uint64_t ctr_local(const struct ctr_block *b, enum ctr_idx i)
     return b->slot[lb_worker_id].v[i];
 }
 
+/* Upper bounds (us) of the response time buckets, 1-2-5 from 0.5 ms to
+ * 10 s; the last bucket (CTR_LAT_LAST) takes everything slower. */
+extern const uint32_t ctr_lat_bounds_us[CTR_LAT_BUCKETS - 1];
+
+/* One response time into the histogram of b: a short scan and two adds. */
+static inline void ctr_observe_us(struct ctr_block *b, int64_t us)
+{
+    unsigned i = 0;
+
+    if (us < 0)
+        us = 0;
+    while (i < CTR_LAT_BUCKETS - 1 && (uint64_t)us > ctr_lat_bounds_us[i])
+        i++;
+    ctr_inc(b, (enum ctr_idx)(CTR_LAT_0 + i));
+    ctr_add(b, CTR_LAT_SUM_US, us);
+}
+
 /* The figure over every worker (stats). */
 uint64_t ctr_sum(const struct ctr_block *b, enum ctr_idx i);
 

@@ -740,6 +740,7 @@ static int sc_done(void *arg)
     st->sc = NULL;
     sconn_release(sc, st->resp_keepalive && st->req_done && !st->send_proxy,
                   tmo(st)->keepalive_ms);
+    be_observe_latency(st->be, now_us(st) - st->t_start_us);
     st->state = ST_DONE;
     st->cli->resp_done(st);
     return -1;

@@ -106,7 +106,11 @@ def parse_metrics(text):
         m = SAMPLE.match(ln)
         assert m, "bad sample line %r" % ln
         name, labels, value = m.group(1), m.group(2) or "", m.group(3)
-        assert name == current, "sample %s outside its family %s" % (name, current)
+        family = name
+        if types.get(current) == "histogram" and name in (
+                current + "_bucket", current + "_sum", current + "_count"):
+            family = current
+        assert family == current, "sample %s outside its family %s" % (name, current)
         lab = frozenset((k, json.loads(v)) for k, v in LABEL.findall(labels))
         assert (name, lab) not in samples, "duplicate series %r" % ln
         samples[(name, lab)] = float(value)
@@ -219,6 +223,15 @@ def test_metrics_format_values_and_counters_only_grow(backend, lxlb):
         assert types[name] == "gauge", name
     assert one(first, "lxlb_frontend_requests_total", frontend="http") == 6
     assert one(first, "lxlb_backend_requests_total", backend="web") == 6
+    # Response times: a histogram whose buckets only grow towards +Inf, which
+    # holds every response.
+    assert types["lxlb_backend_response_seconds"] == "histogram"
+    buckets = sorted(((float(dict(k)["le"]), v) for k, v in
+                      series(first, "lxlb_backend_response_seconds_bucket", backend="web").items()))
+    assert len(buckets) == 15 and buckets[-1] == (float("inf"), 6)
+    assert all(a[1] <= b[1] for a, b in zip(buckets, buckets[1:]))
+    assert one(first, "lxlb_backend_response_seconds_count", backend="web") == 6
+    assert 0 < one(first, "lxlb_backend_response_seconds_sum", backend="web") < 6
     for s in ("A", "B"):
         lab = dict(backend="web", server=s, source="static")
         assert one(first, "lxlb_server_requests_total", **lab) == 3
@@ -233,7 +246,7 @@ def test_metrics_format_values_and_counters_only_grow(backend, lxlb):
     assert set_state(aport, "web", "B", "drain").status == 200
     second, _ = parse_metrics(api(aport, "GET", "/metrics").text)
     for key, v in first.items():
-        if types[key[0]] == "counter":
+        if types.get(key[0]) == "counter":
             assert second[key] >= v, (key, v, second[key])
     assert one(second, "lxlb_frontend_requests_total", frontend="http") == 10
     assert sum(series(second, "lxlb_server_requests_total", backend="web").values()) == 10

@@ -7,6 +7,7 @@
  *   GET  /healthz                           "ok" (200) or why not (503): for
  *                                           keepalived and watchdogs (public on
  *                                           a loopback or unix bind)
+ *   GET  /history                           JSON: the last minutes the dashboard draws
  *   POST /backends/B/servers/S/state        {"state": "drain"|"maint"|"ready"}
  *   POST /backends/B/autoscale              {"enabled": false|true}: pause, resume
  *
@@ -85,6 +86,22 @@ static void reply_json(struct evhttp_request *req, int code, json_t *j)
         reply_error(req, 500, "out of memory");
     else
         reply(req, code, "application/json", b);
+    free(text);
+    if (b)
+        evbuffer_free(b);
+}
+
+/* The history is read by a page, not a person: no indentation. */
+static void reply_json_compact(struct evhttp_request *req, json_t *j)
+{
+    struct evbuffer *b = evbuffer_new();
+    char *text = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
+
+    json_decref(j);
+    if (!b || !text || evbuffer_add(b, text, strlen(text)) < 0)
+        reply_error(req, 500, "out of memory");
+    else
+        reply(req, 200, "application/json", b);
     free(text);
     if (b)
         evbuffer_free(b);
@@ -325,13 +342,16 @@ static void route_api(const struct admin *a, struct evhttp_request *req, const c
     char *seg[MAX_SEGMENTS];
     int n;
 
-    if (!strcmp(path, "/stats") || !strcmp(path, "/metrics") || !strcmp(path, "/healthz")) {
+    if (!strcmp(path, "/stats") || !strcmp(path, "/metrics") || !strcmp(path, "/healthz") ||
+        !strcmp(path, "/history")) {
         if (!(m & GET_METHODS))
             reply_405(req, "GET, HEAD");
         else if (path[1] == 's')
             reply_json(req, 200, admin_stats_json(a));
         else if (path[1] == 'm')
             get_metrics(a, req);
+        else if (!strcmp(path, "/history"))
+            reply_json_compact(req, admin_history_json(a));
         else
             get_healthz(a, req);
         return;

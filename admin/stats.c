@@ -120,8 +120,9 @@ static json_t *autoscale_events_json(const struct das *as)
 
     for (size_t i = 0; a && i < as->nevents; i++) {
         const struct das_event *e = &as->events[(as->ev_head + i) % DAS_EVENTS];
-        json_array_append_new(a, json_pack("{s:I, s:s, s:s}", "at_ms", (json_int_t)e->at_ms,
-                                           "kind", e->kind, "text", e->text));
+        json_array_append_new(a, json_pack("{s:I, s:s, s:s, s:s}", "at_ms",
+                                           (json_int_t)e->at_ms, "kind", e->kind, "clone",
+                                           e->name, "text", e->text));
     }
     return a;
 }

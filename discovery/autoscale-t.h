@@ -76,6 +76,7 @@ enum das_phase {
 struct das_event {
     int64_t at_ms;                 /* wall clock ms */
     char kind[8];                  /* "up", "joined", "down", "left", "failed", "pause" */
+    char name[64];                 /* the clone concerned, "": none */
     char text[192];
 };
 

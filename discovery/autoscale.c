@@ -84,6 +84,7 @@ static void das_event(struct das *as, const char *kind, int lvl, const char *fmt
         as->nevents++;
     e->at_ms = das_wall_ms();
     snprintf(e->kind, sizeof(e->kind), "%s", kind);
+    snprintf(e->name, sizeof(e->name), "%.63s", as->name);
     va_start(ap, fmt);
     vsnprintf(e->text, sizeof(e->text), fmt, ap);
     va_end(ap);

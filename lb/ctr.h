@@ -5,6 +5,7 @@
 #define LXLB_CTR_H
 
 #include <stdbool.h>
+#include <time.h>
 
 #include "lb/ctr-t.h"
 
@@ -35,6 +36,16 @@ static inline void ctr_dec(struct ctr_block *b, enum ctr_idx i) { ctr_add(b, i, 
 static inline uint64_t ctr_local(const struct ctr_block *b, enum ctr_idx i)
 {
     return b->slot[lb_worker_id].v[i];
+}
+
+/* CLOCK_MONOTONIC in us, precise (a vDSO call): response times are often
+ * below the loop's cached clock's millisecond ticks. */
+static inline int64_t ctr_mono_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* Upper bounds (us) of the response time buckets, 1-2-5 from 0.5 ms to

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -568,4 +569,41 @@ def test_dashboard_in_headless_chromium(backend, lxlb, tmp_path):
     keep = os.environ.get("LXLB_DASHBOARD_PNG")
     if keep:
         shutil.copy(shot, keep)
+    assert lx.alive()
+
+
+def test_history_and_dashboard_graphs(backend, lxlb, tmp_path):
+    """/history holds the last minutes (requests/s, p99, usable servers per
+    backend, sampled every 2 s); the dashboard draws them as graphs."""
+    a, b = backend("A"), backend("B")
+    cfg, aport = with_admin(make_config({"web": [a, b]}))
+    lx = lxlb(cfg)
+    assert api(aport, "POST", "/history").status == 405
+    deadline = time.time() + 8
+    while time.time() < deadline:
+        for _ in range(20):
+            get(lx.port, "/")
+        h = api(aport, "GET", "/history").json()
+        web = h["backends"].get("web", {})
+        if any(v for v in web.get("rps", []) if v):
+            break
+        time.sleep(0.3)
+    assert h["step_ms"] == 2000 and len(h["t"]) >= 2
+    assert all(x < y for x, y in zip(h["t"], h["t"][1:]))
+    for key in ("rps", "p99_ms", "servers_usable"):
+        assert len(web[key]) == len(h["t"]), key
+    assert max(v for v in web["rps"] if v is not None) > 0
+    assert max(v for v in web["p99_ms"] if v is not None) > 0
+    assert web["servers_usable"][-1] == 2
+    assert h["containers"] == {}  # static servers have no container
+    # The same p99 as /stats' histogram would give: within its buckets.
+    lat = stats(aport)["backends"][0]["latency"]
+    assert len(lat["counts"]) == len(lat["le_ms"]) + 1 and lat["count"] >= 20
+
+    p = run_chromium("http://127.0.0.1:%d/" % aport, tmp_path / "profile", "--dump-dom")
+    dom = p.stdout.decode("utf-8", "replace")
+    m = re.search(r'<div class="graphs" data-graphs="web">(.*?)<table', dom, re.S)
+    assert m, dom[-3000:]
+    assert m.group(1).count("<polyline") >= 2 and "req/s" in m.group(1)
+    assert "p99 response time" in dom
     assert lx.alive()

@@ -7,6 +7,7 @@
 
 #include "conf/conf.h"
 #include "discovery/autoscale-fsm.h"
+#include "lb/ctr.h"
 #include "tests/unit/unit.h"
 
 static char err[CONF_ERRLEN];
@@ -322,6 +323,47 @@ static void as_fsm_failure_and_pause(void)
     CHECK(run(&f, &t, 60000, fig(0, 0, 0, 0, -1)) == ASF_NONE);
 }
 
+/* ------------------------------------------------- response-time histogram -- */
+
+double admin_p99_ms(const uint64_t *counts, size_t n); /* admin/history.c */
+
+static void latency_buckets(void)
+{
+    struct ctr_block *b = ctr_get('b', "unit-latency", NULL);
+    const int64_t us[] = { -5, 0, 500, 501, 1000, 9999, 10000000, 10000001, 99999999 };
+    const int want[] = { 0, 0, 0, 1, 1, 4, 13, 14, 14 };
+    uint64_t before[CTR_LAT_BUCKETS];
+
+    CHECK(b != NULL);
+    if (!b)
+        return;
+    for (size_t i = 0; i < sizeof(us) / sizeof(us[0]); i++) {
+        for (int k = 0; k < CTR_LAT_BUCKETS; k++)
+            before[k] = ctr_sum(b, (enum ctr_idx)(CTR_LAT_0 + k));
+        ctr_observe_us(b, us[i]);
+        for (int k = 0; k < CTR_LAT_BUCKETS; k++)
+            CHECK(ctr_sum(b, (enum ctr_idx)(CTR_LAT_0 + k)) - before[k] == (k == want[i]));
+    }
+    CHECK(ctr_sum(b, CTR_LAT_SUM_US) == 0 + 500 + 501 + 1000 + 9999 + 10000000 + 10000001 +
+                                         99999999ULL);
+    ctr_put(b);
+}
+
+static void latency_p99(void)
+{
+    uint64_t c[CTR_LAT_BUCKETS] = { 0 };
+
+    CHECK(admin_p99_ms(c, CTR_LAT_BUCKETS) < 0); /* nothing: no figure */
+    c[0] = 100; /* all under 0.5 ms: interpolated inside the first bucket */
+    CHECK(admin_p99_ms(c, CTR_LAT_BUCKETS) > 0.49 && admin_p99_ms(c, CTR_LAT_BUCKETS) <= 0.5);
+    c[0] = 98; /* 98 fast, 2 between 10 and 20 ms: p99 halfway in that bucket */
+    c[5] = 2;
+    CHECK(admin_p99_ms(c, CTR_LAT_BUCKETS) > 14.9 && admin_p99_ms(c, CTR_LAT_BUCKETS) < 15.1);
+    memset(c, 0, sizeof(c));
+    c[CTR_LAT_BUCKETS - 1] = 5; /* slower than 10 s: the last bound */
+    CHECK(admin_p99_ms(c, CTR_LAT_BUCKETS) == 10000);
+}
+
 UNIT_SUITE(autoscale_tests) = {
     { "autoscale_conf_spec_example", as_conf_spec_example },
     { "autoscale_conf_defaults", as_conf_defaults },
@@ -333,5 +375,7 @@ UNIT_SUITE(autoscale_tests) = {
     { "autoscale_fsm_down", as_fsm_down },
     { "autoscale_fsm_cpu", as_fsm_cpu },
     { "autoscale_fsm_failure_and_pause", as_fsm_failure_and_pause },
+    { "latency_buckets", latency_buckets },
+    { "latency_p99", latency_p99 },
     UNIT_END
 };

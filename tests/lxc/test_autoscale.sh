@@ -5,7 +5,9 @@
 # the clones still running and recognizes them; under a light load they
 # drain, stop and are destroyed. Zero failed requests throughout; the
 # template and the original container are left as they were. Also: /stats
-# shows a running container's memory, /metrics its container series.
+# shows a running container's memory, /metrics its container series. lxlb
+# runs as nobody: clones are made, started, stopped and destroyed by its
+# privileged helper, and a reload cannot widen what the helper allowed.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/lxc/lib.sh
@@ -38,7 +40,7 @@ STATS=http://127.0.0.1:$APORT/stats
 CONF=$TB_RUN/autoscale.json
 cat >"$CONF" <<EOF2
 {
-  "global": { "access_log": "off", "grace": "2s" },
+  "global": { "access_log": "off", "grace": "2s", "user": "nobody", "group": "nogroup" },
   "admin": { "bind": "127.0.0.1:$APORT" },
   "defaults": { "timeout": { "connect": "2s", "client": "10s", "server": "10s" } },
   "frontends": [ { "name": "http", "bind": ["127.0.0.1:$PORT"], "default_backend": "web" } ],
@@ -56,6 +58,7 @@ EOF2
 LOG=$TB_RUN/lxlb-autoscale.log
 tb_lxlb_start "$CONF" "$LOG" "$PORT" || { tb_fail "lxlb starts"; tb_finish; exit; }
 tb_check "web1 serves" test "$(tb_wait_served "$URL" web1 5)" -ge 0
+tb_check "lxlb runs as nobody" test "$(tb_uids "$TB_LXLB_PID")" = "$(id -u nobody) $(id -u nobody) $(id -u nobody) $(id -u nobody)"
 
 # python3: one figure out of /stats.
 stat() { curl -s -m 2 "$STATS" | python3 -c "import json, sys; d = json.load(sys.stdin); $1"; }
@@ -166,5 +169,19 @@ tb_check "template still stopped" test "$(tb_state web-tpl)" = STOPPED
 tb_check "web1 still running" test "$(tb_state web1)" = RUNNING
 tb_check "web1 serves" test "$(tb_wait_served "$URL" web1 5)" -ge 0
 grep -E "autoscale web: " "$LOG" "$LOG.2" | sed 's/^[^ ]* /    /' | grep -v allowed
+
+# A reload that names another prefix: the helper allowed one at start, while
+# lxlb was root; now it refuses, and the autoscaler says why.
+sed -i 's/"prefix": "web-auto-"/"prefix": "web-more-"/' "$CONF"
+kill -HUP "$TB_LXLB_PID"
+st=
+for _ in $(seq 50); do
+    st=$(stat 'a = d["backends"][0]["autoscale"]; print(a["enabled"], a["status"])' 2>/dev/null)
+    case "$st" in False*) break ;; esac
+    sleep 0.1
+done
+tb_check "a reload cannot widen what the helper allows (got: $st)" \
+    grep -q "^False off: .*dropped its privileges" <<<"$st"
+tb_check "lxlb still serves after that reload" test "$(tb_wait_served "$URL" web1 5)" -ge 0
 
 tb_finish

@@ -37,6 +37,7 @@ void asf_pause(struct asf *f, bool paused)
 {
     f->paused = paused;
     f->up_since_ms = f->down_since_ms = -1;
+    snprintf(f->status, sizeof(f->status), paused ? "paused" : "resumed");
 }
 
 /* Which up figure holds (into what), or false. */

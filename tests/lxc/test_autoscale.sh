@@ -79,6 +79,12 @@ for m in lxlb_container_memory_bytes lxlb_container_cpu_seconds_total lxlb_conta
     v=$(sed -n "s/^$m{backend=\"web\",server=\"web1\"} //p" <<<"$metrics")
     tb_check "/metrics: $m of web1 (${v:-none})" awk -v v="${v:-0}" 'BEGIN { exit !(v > 0) }'
 done
+tb_check "/metrics: the autoscaler's target" \
+    grep -q '^lxlb_autoscale_target_servers{backend="web"} 1$' <<<"$metrics"
+if command -v promtool >/dev/null; then
+    tb_check "/metrics with container and autoscale series is promtool-clean" \
+        promtool check metrics <<<"$metrics"
+fi
 tb_check "/stats: the autoscaler is on, 1 server" \
     test "$(stat 'a = d["backends"][0]["autoscale"]; print(a["enabled"], a["current"])')" \
     = "True 1"

@@ -182,6 +182,11 @@ void asf_done(struct asf *f, int64_t now, bool ok)
         f->downs++;
     else
         f->failures++;
+    /* Until the next tick counts them: the target reached, or not. */
+    if (ok)
+        f->servers = f->target;
+    else
+        f->target = f->servers;
     f->busy = false;
     f->doing = ASF_NONE;
     f->next_ms = now + f->cf->cooldown_ms;

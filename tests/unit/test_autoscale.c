@@ -167,7 +167,7 @@ static void as_fsm_sustained_for(void)
     /* Busy: nothing more until it is done. */
     CHECK(run(&f, &t, 30000, fig(1, 1, 0, 30, -1)) == ASF_NONE);
     asf_done(&f, t, true);
-    CHECK(f.ups == 1 && !f.busy);
+    CHECK(f.ups == 1 && !f.busy && f.servers == 2 && f.target == 2);
 }
 
 static void as_fsm_flapping(void)
@@ -301,7 +301,7 @@ static void as_fsm_failure_and_pause(void)
     asf_init(&f, &cf, 0);
     CHECK(run(&f, &t, 60000, fig(1, 1, 0, 20, -1)) == ASF_UP);
     asf_done(&f, t, false); /* the clone failed: counted, retried after the cooldown */
-    CHECK(f.failures == 1 && f.ups == 0);
+    CHECK(f.failures == 1 && f.ups == 0 && f.target == 1);
     int64_t failed = t;
     CHECK(run(&f, &t, failed + 20000, fig(1, 1, 0, 20, -1)) == ASF_NONE);
     CHECK(run(&f, &t, failed + 60000, fig(1, 1, 0, 20, -1)) == ASF_UP);

@@ -23,6 +23,16 @@ json_t *admin_server_json(const struct server *s);
  * 0 ok, -1 out of memory. */
 int admin_metrics(const struct admin *a, struct evbuffer *out);
 
+/* history.c: sample the figures every AHIST_STEP_MS on base (0, or -1 out
+ * of memory); stop and forget them; the /history document (NULL: out of
+ * memory). */
+int admin_history_start(struct admin *a, struct event_base *base);
+void admin_history_stop(struct admin *a);
+json_t *admin_history_json(const struct admin *a);
+/* p99 (ms) of a response-time histogram's counts (ctr_lat_bounds_us), by
+ * linear interpolation in its bucket; < 0 when empty. */
+double admin_p99_ms(const uint64_t *counts, size_t n);
+
 /* dashboard.c: the self-contained dashboard page. */
 extern const char admin_dashboard_html[];
 

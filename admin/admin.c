@@ -73,6 +73,7 @@ static bool same_bind(const struct conf_addr *x, const struct conf_addr *y)
 
 static void admin_close(void)
 {
+    admin_history_stop(&admin);
     if (admin.http) {
         evhttp_free(admin.http); /* closes the socket and every admin connection */
         if (admin.bind.family == AF_UNIX)
@@ -137,6 +138,8 @@ int admin_start(struct proxy *px, char *err, size_t errlen)
     admin.px = px;
     admin.base = px->base;
     admin.bind = ca->bind;
+    if (admin_history_start(&admin, px->base) < 0)
+        log_event(LOG_LVL_WARN, "admin: out of memory: the dashboard draws no history");
     log_event(LOG_LVL_INFO, "admin listening on %s%s", ca->bind.text,
               ca->token ? " (token required)" : "");
     return 0;

@@ -11,6 +11,8 @@
 
 #include "acme/acme.h"
 #include "admin/admin-int.h"
+#include "discovery/autoscale-t.h"
+#include "discovery/discovery.h"
 #include "lb/backend-t.h"
 #include "lb/ctr.h"
 #include "lb/proxy-t.h"
@@ -290,6 +292,123 @@ static void certs(struct out *o)
         }
 }
 
+/* ------------------------------------------------ containers (lxc) */
+
+/* One figure of a container, NONE (left out) when the host does not give it. */
+struct ct_metric {
+    const char *name, *type, *help;
+    double (*get)(const struct dlxc_figures *f); /* < 0: none */
+};
+
+static double ct_cpu(const struct dlxc_figures *f) { return f->cpu_seconds; }
+
+static double ct_u64(uint64_t v) { return v == DLXC_RES_NONE ? -1 : (double)v; }
+static double ct_mem(const struct dlxc_figures *f) { return ct_u64(f->mem_bytes); }
+static double ct_limit(const struct dlxc_figures *f) { return ct_u64(f->mem_limit); }
+static double ct_pids(const struct dlxc_figures *f) { return ct_u64(f->pids); }
+
+static const struct ct_metric ct_metrics[] = {
+    { "lxlb_container_cpu_seconds_total", "counter",
+      "CPU time the server's container used since it started (cgroup).", ct_cpu },
+    { "lxlb_container_memory_bytes", "gauge",
+      "Memory charged to the server's container, page cache included (cgroup).", ct_mem },
+    { "lxlb_container_memory_limit_bytes", "gauge",
+      "Memory limit of the server's container (absent: none).", ct_limit },
+    { "lxlb_container_pids", "gauge", "Tasks in the server's container.", ct_pids },
+};
+
+static void containers(struct out *o, const struct proxy *px)
+{
+    struct dlxc_figures f;
+
+    for (size_t m = 0; m < NELEM(ct_metrics); m++) {
+        family(o, ct_metrics[m].name, ct_metrics[m].type, ct_metrics[m].help);
+        for (size_t i = 0; i < px->nbackends; i++)
+            for (size_t j = 0; j < px->backends[i]->nservers; j++) {
+                const struct server *s = px->backends[i]->servers[j];
+                double v;
+                if (s->source != SRV_SRC_LXC || !discovery_container(s, &f) ||
+                    (v = ct_metrics[m].get(&f)) < 0)
+                    continue;
+                put(o, "%s", ct_metrics[m].name);
+                label(o, "{", "backend", px->backends[i]->name);
+                label(o, ",", "server", s->name);
+                value(o, v);
+            }
+    }
+}
+
+/* ------------------------------------------------ response times */
+
+static void latency(struct out *o, const struct proxy *px)
+{
+    static const char name[] = "lxlb_backend_response_seconds";
+
+    family(o, name, "histogram", "Time from a request's first byte to its response's last.");
+    for (size_t i = 0; i < px->nbackends; i++) {
+        const struct backend *be = px->backends[i];
+        uint64_t cum = 0;
+        for (int k = 0; k < CTR_LAT_BUCKETS; k++) {
+            char le[32];
+            cum += ctr_sum(be->ctr, (enum ctr_idx)(CTR_LAT_0 + k));
+            if (k < CTR_LAT_BUCKETS - 1)
+                snprintf(le, sizeof(le), "%g", ctr_lat_bounds_us[k] / 1e6);
+            else
+                snprintf(le, sizeof(le), "+Inf");
+            put(o, "%s_bucket", name);
+            label(o, "{", "backend", be->name);
+            label(o, ",", "le", le);
+            value(o, (double)cum);
+        }
+        put(o, "%s_sum", name);
+        label(o, "{", "backend", be->name);
+        value(o, ctr_sum(be->ctr, CTR_LAT_SUM_US) / 1e6);
+        put(o, "%s_count", name);
+        label(o, "{", "backend", be->name);
+        value(o, (double)cum);
+    }
+}
+
+/* ------------------------------------------------ autoscalers */
+
+static void autoscalers(struct out *o, const struct proxy *px)
+{
+    static const char *const actions[] = { "up", "down", "failed" };
+
+    family(o, "lxlb_autoscale_enabled", "gauge", "1 when the backend's autoscaler decides.");
+    for (size_t i = 0; i < px->nbackends; i++) {
+        const struct das *as = discovery_autoscaler(px->backends[i]);
+        if (!as)
+            continue;
+        put(o, "lxlb_autoscale_enabled");
+        label(o, "{", "backend", px->backends[i]->name);
+        value(o, !as->fsm.paused && !as->refused);
+    }
+    family(o, "lxlb_autoscale_target_servers", "gauge",
+           "Servers the autoscaler wants (the current count, +1 or -1 while it acts).");
+    for (size_t i = 0; i < px->nbackends; i++) {
+        const struct das *as = discovery_autoscaler(px->backends[i]);
+        if (!as)
+            continue;
+        put(o, "lxlb_autoscale_target_servers");
+        label(o, "{", "backend", px->backends[i]->name);
+        value(o, as->fsm.target);
+    }
+    family(o, "lxlb_autoscale_actions_total", "counter",
+           "Clones added (up), removed (down), and actions that failed.");
+    for (size_t i = 0; i < px->nbackends; i++) {
+        const struct das *as = discovery_autoscaler(px->backends[i]);
+        const uint32_t n[] = { as ? as->fsm.ups : 0, as ? as->fsm.downs : 0,
+                               as ? as->fsm.failures : 0 };
+        for (size_t k = 0; as && k < NELEM(actions); k++) {
+            put(o, "lxlb_autoscale_actions_total");
+            label(o, "{", "backend", px->backends[i]->name);
+            label(o, ",", "action", actions[k]);
+            value(o, n[k]);
+        }
+    }
+}
+
 int admin_metrics(const struct admin *a, struct evbuffer *b)
 {
     struct out o = { b, false };
@@ -307,5 +426,8 @@ int admin_metrics(const struct admin *a, struct evbuffer *b)
     for (size_t m = 0; m < NELEM(srv_metrics); m++)
         servers(&o, a->px, &srv_metrics[m]);
     certs(&o);
+    latency(&o, a->px);
+    containers(&o, a->px);
+    autoscalers(&o, a->px);
     return o.oom ? -1 : 0;
 }

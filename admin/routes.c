@@ -7,7 +7,9 @@
  *   GET  /healthz                           "ok" (200) or why not (503): for
  *                                           keepalived and watchdogs (public on
  *                                           a loopback or unix bind)
+ *   GET  /history                           JSON: the last minutes the dashboard draws
  *   POST /backends/B/servers/S/state        {"state": "drain"|"maint"|"ready"}
+ *   POST /backends/B/autoscale              {"enabled": false|true}: pause, resume
  *
  * evhttp parses and bounds the request (admin.c sets the limits); nothing
  * here trusts the request beyond what it checks. */
@@ -21,6 +23,8 @@
 
 #include "admin/admin-int.h"
 #include "conf/conf.h"
+#include "discovery/autoscale-t.h"
+#include "discovery/discovery.h"
 #include "lb/backend-t.h"
 #include "lb/backend.h"
 #include "lb/log.h"
@@ -82,6 +86,22 @@ static void reply_json(struct evhttp_request *req, int code, json_t *j)
         reply_error(req, 500, "out of memory");
     else
         reply(req, code, "application/json", b);
+    free(text);
+    if (b)
+        evbuffer_free(b);
+}
+
+/* The history is read by a page, not a person: no indentation. */
+static void reply_json_compact(struct evhttp_request *req, json_t *j)
+{
+    struct evbuffer *b = evbuffer_new();
+    char *text = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
+
+    json_decref(j);
+    if (!b || !text || evbuffer_add(b, text, strlen(text)) < 0)
+        reply_error(req, 500, "out of memory");
+    else
+        reply(req, 200, "application/json", b);
     free(text);
     if (b)
         evbuffer_free(b);
@@ -252,6 +272,42 @@ static void post_state(const struct admin *a, struct evhttp_request *req, const 
     }
 }
 
+/* The body of an autoscale change: exactly {"enabled": true|false}. */
+static int parse_enabled(struct evhttp_request *req, bool *on)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    const char *data = len ? (const char *)evbuffer_pullup(in, -1) : "";
+    json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES, NULL);
+    const json_t *v = json_object_get(j, "enabled");
+    int rc = json_is_boolean(v) && json_object_size(j) == 1 ? 0 : -1;
+
+    *on = json_is_true(v);
+    json_decref(j);
+    return rc;
+}
+
+static void post_autoscale(const struct admin *a, struct evhttp_request *req, const char *bname)
+{
+    struct backend *be = find_backend(a->px, bname);
+    bool on;
+
+    if (!be)
+        reply_error(req, 404, "no such backend");
+    else if (!discovery_autoscaler(be))
+        reply_error(req, 404, "this backend has no autoscale");
+    else if (parse_enabled(req, &on) < 0)
+        reply_error(req, 400, "body must be a JSON object {\"enabled\": true|false}");
+    else if (discovery_autoscale_enable(be, on) < 0)
+        reply_error(req, 404, "this backend has no autoscale");
+    else {
+        const struct das *as = discovery_autoscaler(be);
+        reply_json(req, 200, json_pack("{s:s, s:b, s:s}", "backend", be->name, "enabled",
+                                       !as->fsm.paused && !as->refused, "status",
+                                       as->fsm.status));
+    }
+}
+
 /* ---------------------------------------------------------------- routing */
 
 /* Splits path ("/a/b/c") into at most max percent-decoded segments, which
@@ -286,13 +342,16 @@ static void route_api(const struct admin *a, struct evhttp_request *req, const c
     char *seg[MAX_SEGMENTS];
     int n;
 
-    if (!strcmp(path, "/stats") || !strcmp(path, "/metrics") || !strcmp(path, "/healthz")) {
+    if (!strcmp(path, "/stats") || !strcmp(path, "/metrics") || !strcmp(path, "/healthz") ||
+        !strcmp(path, "/history")) {
         if (!(m & GET_METHODS))
             reply_405(req, "GET, HEAD");
         else if (path[1] == 's')
             reply_json(req, 200, admin_stats_json(a));
         else if (path[1] == 'm')
             get_metrics(a, req);
+        else if (!strcmp(path, "/history"))
+            reply_json_compact(req, admin_history_json(a));
         else
             get_healthz(a, req);
         return;
@@ -304,6 +363,11 @@ static void route_api(const struct admin *a, struct evhttp_request *req, const c
             reply_405(req, "POST");
         else
             post_state(a, req, seg[1], seg[3]);
+    } else if (n == 3 && !strcmp(seg[0], "backends") && !strcmp(seg[2], "autoscale")) {
+        if (m != EVHTTP_REQ_POST)
+            reply_405(req, "POST");
+        else
+            post_autoscale(a, req, seg[1]);
     } else {
         reply_error(req, 404, "not found");
     }

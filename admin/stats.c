@@ -7,6 +7,9 @@
 
 #include "acme/acme.h"
 #include "admin/admin-int.h"
+#include "discovery/autoscale-fsm.h"
+#include "discovery/autoscale.h"
+#include "discovery/discovery.h"
 #include "lb/ctr.h"
 #include "lb/backend-t.h"
 #include "lb/proxy-t.h"
@@ -27,6 +30,31 @@ static void set_u64(json_t *o, const char *k, uint64_t v)
 static void set_str(json_t *o, const char *k, const char *v)
 {
     json_object_set_new(o, k, v && *v ? json_string(v) : json_null());
+}
+
+/* A figure the host does not give is null. */
+static json_t *figure(uint64_t v)
+{
+    return v == DLXC_RES_NONE ? json_null() : json_integer((json_int_t)v);
+}
+
+static json_t *real(double v, double scale)
+{
+    return v < 0 ? json_null() : json_real((double)(int64_t)(v * scale + 0.5) / scale);
+}
+
+/* An lxc server's container, from its cgroup (discovery reads it every
+ * few seconds); null until the first reading. */
+static json_t *container_json(const struct server *s)
+{
+    struct dlxc_figures f;
+
+    if (s->source != SRV_SRC_LXC || !discovery_container(s, &f))
+        return json_null();
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:I}", "cpu_seconds", real(f.cpu_seconds, 1000),
+                     "cpu_percent", real(f.cpu_percent, 10), "memory_bytes", figure(f.mem_bytes),
+                     "memory_limit_bytes", figure(f.mem_limit), "pids", figure(f.pids),
+                     "age_ms", (json_int_t)f.age_ms);
 }
 
 json_t *admin_server_json(const struct server *s)
@@ -55,6 +83,81 @@ json_t *admin_server_json(const struct server *s)
     set_str(o, "last_check", s->last_check);
     json_object_set_new(o, "state_since_ms", json_integer(s->state_since_ms));
     json_object_set_new(o, "time_in_state_s", json_integer(since > 0 ? since / 1000 : 0));
+    if (s->source == SRV_SRC_LXC)
+        json_object_set_new(o, "container", container_json(s));
+    return o;
+}
+
+/* Response times: per bucket counts (not cumulative), the bounds in ms,
+ * and their sum; the dashboard derives p99 over an interval from two. */
+static json_t *latency_json(const struct backend *be)
+{
+    json_t *o = json_object(), *le = json_array(), *counts = json_array();
+    uint64_t n = 0;
+
+    if (!o || !le || !counts) {
+        json_decref(le);
+        json_decref(counts);
+        return o;
+    }
+    for (int i = 0; i < CTR_LAT_BUCKETS; i++) {
+        uint64_t c = ctr_sum(be->ctr, (enum ctr_idx)(CTR_LAT_0 + i));
+        json_array_append_new(counts, json_integer((json_int_t)c));
+        if (i < CTR_LAT_BUCKETS - 1)
+            json_array_append_new(le, json_real(ctr_lat_bounds_us[i] / 1000.0));
+        n += c;
+    }
+    json_object_set_new(o, "le_ms", le);
+    json_object_set_new(o, "counts", counts);
+    set_u64(o, "count", n);
+    json_object_set_new(o, "sum_ms", json_real(ctr_sum(be->ctr, CTR_LAT_SUM_US) / 1000.0));
+    return o;
+}
+
+static json_t *autoscale_events_json(const struct das *as)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; a && i < as->nevents; i++) {
+        const struct das_event *e = &as->events[(as->ev_head + i) % DAS_EVENTS];
+        json_array_append_new(a, json_pack("{s:I, s:s, s:s, s:s}", "at_ms",
+                                           (json_int_t)e->at_ms, "kind", e->kind, "clone",
+                                           e->name, "text", e->text));
+    }
+    return a;
+}
+
+/* The autoscaler's state: where it is, what it last decided and why, when
+ * it may act next, and what happened lately (the dashboard's time line). */
+static json_t *autoscale_json(const struct backend *be)
+{
+    const struct das *as = discovery_autoscaler(be);
+    const struct asf *f = as ? &as->fsm : NULL;
+    int64_t mono = admin_mono_ms(), wall = admin_now_ms();
+    json_t *o, *last;
+
+    if (!as)
+        return json_null();
+    last = f->last == ASF_NONE ? json_null()
+           : json_pack("{s:s, s:s, s:I}", "action", asf_action_name(f->last), "why", f->why,
+                       "at_ms", (json_int_t)(wall - (mono - f->last_ms)));
+    o = json_pack("{s:b, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:o, s:I, s:i, s:i, s:i}",
+                  "enabled", !f->paused && !as->refused, "template", as->tgt.tmpl,
+                  "phase", das_phase_name(as->phase), "status", f->status,
+                  "current", (int)f->servers, "target", (int)f->target,
+                  "min", (int)f->cf->min, "max", (int)f->cf->max, "last_decision", last,
+                  "next_action_in_ms", (json_int_t)(f->next_ms > mono ? f->next_ms - mono : 0),
+                  "clones_added", (int)f->ups, "clones_removed", (int)f->downs,
+                  "failures", (int)f->failures);
+    if (!o)
+        return NULL;
+    set_str(o, "action_on", as->name);
+    json_object_set_new(o, "clones", json_integer((json_int_t)as->nclones));
+    if (as->clone_ms || as->join_ms)
+        json_object_set_new(o, "last_clone", json_pack("{s:i, s:s, s:I}", "clone_ms",
+                            (int)as->clone_ms, "kind", as->clone_snapshot ? "snapshot" : "copy",
+                            "decision_to_serving_ms", (json_int_t)as->join_ms));
+    json_object_set_new(o, "events", autoscale_events_json(as));
     return o;
 }
 
@@ -75,6 +178,9 @@ static json_t *backend_json(const struct backend *be)
     set_u64(o, "requests", ctr_sum(be->ctr, CTR_REQUESTS));
     set_u64(o, "no_server", ctr_sum(be->ctr, CTR_NO_SERVER));
     set_u64(o, "servers_usable", usable);
+    json_object_set_new(o, "latency", latency_json(be));
+    if (be->conf && be->conf->autoscale.enabled)
+        json_object_set_new(o, "autoscale", autoscale_json(be));
     json_object_set_new(o, "servers", servers);
     return o;
 oom:

@@ -101,4 +101,12 @@ void conf_check_acme(struct conf_ctx *x, const struct conf *c);
 void conf_free_tls_acme(struct conf_tls *tls);
 void conf_free_acme(struct conf *c);
 
+/* ---- sections in their own files ---- */
+
+/* conf/autoscale.c: backends[].autoscale of b (at path, the backend's),
+ * after its discovery was read. */
+void conf_parse_autoscale(struct conf_ctx *x, struct conf_backend *b, const json_t *be,
+                          const char *path);
+void conf_free_autoscale(struct conf_autoscale *a);
+
 #endif

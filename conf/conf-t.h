@@ -209,6 +209,37 @@ struct conf_etcd {
     char *prefix;       /* key prefix, default "/lxlb/<backend name>/" */
 };
 
+/* One side of autoscale: "up" (either figure held for for_ms) or "down"
+ * (every figure given held for for_ms). A figure not given is not used. */
+struct conf_scale_rule {
+    bool has_active;            /* active_per_server given */
+    double active_per_server;   /* mean requests in flight per usable server */
+    bool has_cpu;               /* cpu_percent given */
+    double cpu_percent;         /* mean CPU of the backend's containers (% of one CPU) */
+    uint32_t for_ms;            /* how long the figures must hold */
+};
+
+/* autoscale (an lxlb extension, SPEC "Autoscaling"): clones of a template
+ * container join and leave the backend with its load. */
+struct conf_autoscale {
+    bool enabled;               /* false when "autoscale" is absent */
+    bool paused;                /* "enabled": false: starts paused (admin resumes) */
+    char *tmpl;                 /* the template container (stopped) */
+    char *prefix;               /* clones are prefix + number, default "<backend>-auto-" */
+    uint32_t min;               /* usable servers at least, default 1 */
+    uint32_t max;               /* servers at most, default 4 */
+    struct conf_scale_rule up;  /* default: active_per_server 20 for 10s */
+    struct conf_scale_rule down; /* default: active_per_server 2 for 60s */
+    uint32_t cooldown_ms;       /* between actions, default 30000 */
+    bool has_addresses;         /* "addresses" given: clones get static addresses */
+    uint32_t addr_first;        /* first address of the range (host order) */
+    uint32_t addr_last;         /* last address of the range (host order) */
+    uint32_t addr_len;          /* prefix length of the clones' network, 1-32 */
+    bool snapshot;              /* "clone": "snapshot" (default) or "copy" */
+    uint32_t drain_timeout_ms;  /* wait at most this for a leaving clone's requests,
+                                 * default 60000 */
+};
+
 enum conf_balance {
     CONF_BALANCE_ROUNDROBIN = 0, /* smooth weighted round robin */
     CONF_BALANCE_LEASTCONN,      /* fewest active connections per weight */
@@ -228,6 +259,7 @@ struct conf_backend {
     struct conf_etcd etcd;      /* discovery.etcd */
     enum conf_send_proxy send_proxy; /* PROXY header on each new server connection
                                       * (discovered servers too), default none */
+    struct conf_autoscale autoscale; /* .enabled false: none */
 };
 
 /* Automatic HTTPS: the top-level "acme" section (conf/acme.c). */

@@ -439,7 +439,7 @@ static void conf_parse_backend(struct conf_ctx *x, struct conf *c, struct conf_b
 {
     static const char *const keys[] = { "name", "balance", "http_close", "redispatch",
                                         "retries", "health", "cookie", "servers",
-                                        "discovery", "send_proxy", NULL };
+                                        "discovery", "send_proxy", "autoscale", NULL };
     static const char *const dkeys[] = { "lxc", "etcd", NULL };
     char p[CONF_PATHLEN], dpath[CONF_PATHLEN];
     const json_t *d;
@@ -467,6 +467,7 @@ static void conf_parse_backend(struct conf_ctx *x, struct conf *c, struct conf_b
     d = conf_object(x, be, path, "discovery", dpath, dkeys);
     conf_parse_lxc(x, &b->lxc, d, dpath);
     conf_parse_etcd(x, &b->etcd, d, dpath, b->name);
+    conf_parse_autoscale(x, b, be, path);
 }
 
 /* The top-level array of frontends or backends: present, an array, not empty. */
@@ -789,6 +790,7 @@ static void conf_free_backend(struct conf_backend *b)
         free(b->etcd.endpoints[i]);
     free(b->etcd.endpoints);
     free(b->etcd.prefix);
+    conf_free_autoscale(&b->autoscale);
 }
 
 struct conf *conf_ref(struct conf *c)

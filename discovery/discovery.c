@@ -12,6 +12,7 @@
  * first read), so they keep their health, counters and connections. */
 #include <stdio.h>
 
+#include "discovery/autoscale.h"
 #include "discovery/discovery.h"
 #include "discovery/etcd.h"
 #include "discovery/lxc.h"
@@ -110,4 +111,36 @@ void discovery_stop(struct proxy *px)
     }
     disc.etcds = NULL;
     disc.px = NULL;
+}
+
+static struct dlxc *discovery_watcher(const struct backend *be)
+{
+    for (struct dlxc *w = disc.watchers; be && w; w = w->next)
+        if (w->be == be)
+            return w;
+    return NULL;
+}
+
+bool discovery_container(const struct server *s, struct dlxc_figures *out)
+{
+    const struct dlxc *w = s->source == SRV_SRC_LXC ? discovery_watcher(s->backend) : NULL;
+
+    return w && dlxc_figures(w, s, out);
+}
+
+const struct das *discovery_autoscaler(const struct backend *be)
+{
+    const struct dlxc *w = discovery_watcher(be);
+
+    return w ? w->as : NULL;
+}
+
+int discovery_autoscale_enable(const struct backend *be, bool on)
+{
+    struct dlxc *w = discovery_watcher(be);
+
+    if (!w || !w->as)
+        return -1;
+    das_enable(w->as, on);
+    return 0;
 }

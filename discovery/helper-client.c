@@ -324,3 +324,113 @@ int dhc_monitor(const char *lxcpath, int *fd, pid_t *pid, char *err, size_t errl
     *pid = (pid_t)p;
     return 0;
 }
+
+int dhc_stats(const char *lxcpath, char *const *names, size_t n, struct dlxc_res *res,
+              char *err, size_t errlen)
+{
+    json_t *ans, *arr;
+    char name[DLXC_NAME_LEN];
+    int rc = -1;
+
+    if (dhc_call(dhp_req_stats(lxcpath, names, n), &ans, NULL, err, errlen) < 0)
+        return -1;
+    arr = json_object_get(ans, "containers");
+    if (!json_is_array(arr) || json_array_size(arr) != n) {
+        snprintf(err, errlen, "bad answer from the LXC helper: not %zu containers", n);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (dhp_res_decode(json_array_get(arr, i), name, &res[i], err, errlen) < 0)
+            goto out;
+        if (strcmp(name, names[i])) {
+            snprintf(err, errlen, "bad answer from the LXC helper: %s for %s", name, names[i]);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    json_decref(ans);
+    return rc;
+}
+
+/* One scale request (consumed); *ms from the answer when wanted. */
+static int dhc_scale_call(json_t *req, uint32_t *ms, json_t **keep, char *err, size_t errlen)
+{
+    json_t *ans;
+
+    if (dhc_call(req, &ans, NULL, err, errlen) < 0)
+        return -1;
+    if (ms)
+        *ms = (uint32_t)json_integer_value(json_object_get(ans, "ms"));
+    if (keep)
+        *keep = ans;
+    else
+        json_decref(ans);
+    return 0;
+}
+
+int dhc_scale_allow(const struct dlxc_scale *sc, char *err, size_t errlen)
+{
+    return dhc_scale_call(dhp_req_scale(DHP_OP_SCALE_ALLOW, sc, NULL), NULL, NULL, err, errlen);
+}
+
+int dhc_clones(const struct dlxc_scale *sc, struct dlxc_clone **out, size_t *n, char *err,
+               size_t errlen)
+{
+    json_t *ans, *arr;
+    size_t count;
+
+    *out = NULL;
+    *n = 0;
+    if (dhc_scale_call(dhp_req_scale(DHP_OP_CLONES, sc, NULL), NULL, &ans, err, errlen) < 0)
+        return -1;
+    arr = json_object_get(ans, "clones");
+    count = json_array_size(arr);
+    if (!json_is_array(arr) || !(*out = calloc(count + 1, sizeof(**out)))) {
+        snprintf(err, errlen, json_is_array(arr) ? "out of memory"
+                                                 : "bad answer from the LXC helper: no clones");
+        goto err;
+    }
+    for (; *n < count; (*n)++)
+        if (dhp_clone_decode(json_array_get(arr, *n), sc->prefix, &(*out)[*n], err, errlen) < 0)
+            goto err;
+    json_decref(ans);
+    return 0;
+err:
+    free(*out);
+    *out = NULL;
+    *n = 0;
+    json_decref(ans);
+    return -1;
+}
+
+int dhc_clone(const struct dlxc_scale *sc, const char *name, const char *group,
+              const char *address, bool *snapshot, uint32_t *ms, char *err, size_t errlen)
+{
+    json_t *ans;
+
+    if (dhc_scale_call(dhp_req_clone(sc, name, group, address, *snapshot), ms, &ans, err,
+                       errlen) < 0)
+        return -1;
+    *snapshot = json_is_true(json_object_get(ans, "snapshot"));
+    json_decref(ans);
+    return 0;
+}
+
+int dhc_clone_start(const struct dlxc_scale *sc, const char *name, uint32_t *ms, char *err,
+                    size_t errlen)
+{
+    return dhc_scale_call(dhp_req_scale(DHP_OP_START, sc, name), ms, NULL, err, errlen);
+}
+
+int dhc_clone_stop(const struct dlxc_scale *sc, const char *name, uint32_t *ms, char *err,
+                   size_t errlen)
+{
+    return dhc_scale_call(dhp_req_scale(DHP_OP_STOP, sc, name), ms, NULL, err, errlen);
+}
+
+int dhc_clone_destroy(const struct dlxc_scale *sc, const char *name, uint32_t *ms, char *err,
+                      size_t errlen)
+{
+    return dhc_scale_call(dhp_req_scale(DHP_OP_DESTROY, sc, name), ms, NULL, err, errlen);
+}

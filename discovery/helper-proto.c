@@ -8,6 +8,7 @@
  * is only accepted when it is exactly one known operation with every field
  * present, of the right type and size, and nothing else. */
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
@@ -195,13 +196,26 @@ err:
 
 static const char *const dhp_ops[] = {
     [DHP_OP_LIST] = "list", [DHP_OP_PROBE] = "probe", [DHP_OP_MONITOR] = "monitor",
+    [DHP_OP_STATS] = "stats", [DHP_OP_SCALE_ALLOW] = "scale-allow",
+    [DHP_OP_CLONES] = "clones", [DHP_OP_CLONE] = "clone", [DHP_OP_START] = "start",
+    [DHP_OP_STOP] = "stop", [DHP_OP_DESTROY] = "destroy",
 };
 
-/* The keys each operation takes: all required ("group" may be null). */
-static const char *const dhp_keys[][6] = {
+#define DHP_SCALE_KEYS "op", "lxcpath", "template", "prefix"
+
+/* The keys each operation takes: all required ("group" and "address" may
+ * be null). */
+static const char *const dhp_keys[][10] = {
     [DHP_OP_LIST] = { "op", "lxcpath", "group", "match", "interface", NULL },
     [DHP_OP_PROBE] = { "op", "lxcpath", "group", "interface", "name", NULL },
     [DHP_OP_MONITOR] = { "op", "lxcpath", NULL },
+    [DHP_OP_STATS] = { "op", "lxcpath", "names", NULL },
+    [DHP_OP_SCALE_ALLOW] = { DHP_SCALE_KEYS, NULL },
+    [DHP_OP_CLONES] = { DHP_SCALE_KEYS, NULL },
+    [DHP_OP_CLONE] = { DHP_SCALE_KEYS, "name", "group", "address", "snapshot", NULL },
+    [DHP_OP_START] = { DHP_SCALE_KEYS, "name", NULL },
+    [DHP_OP_STOP] = { DHP_SCALE_KEYS, "name", NULL },
+    [DHP_OP_DESTROY] = { DHP_SCALE_KEYS, "name", NULL },
 };
 
 static json_t *dhp_req_new(enum dhp_op op, const char *lxcpath)
@@ -247,6 +261,67 @@ json_t *dhp_req_probe(const struct dlxc_conf *cf, const char *name)
 json_t *dhp_req_monitor(const char *lxcpath)
 {
     return dhp_req_new(DHP_OP_MONITOR, lxcpath);
+}
+
+json_t *dhp_req_stats(const char *lxcpath, char *const *names, size_t n)
+{
+    json_t *r = dhp_req_new(DHP_OP_STATS, lxcpath), *arr = json_array();
+
+    if (!r || !arr || json_object_set(r, "names", arr) < 0)
+        goto err;
+    for (size_t i = 0; i < n; i++)
+        if (json_array_append_new(arr, json_string(names[i])) < 0)
+            goto err;
+    json_decref(arr);
+    return r;
+err:
+    json_decref(arr);
+    json_decref(r);
+    return NULL;
+}
+
+json_t *dhp_req_scale(enum dhp_op op, const struct dlxc_scale *sc, const char *name)
+{
+    json_t *r = dhp_req_new(op, sc->lxcpath);
+
+    if (r && (json_object_set_new(r, "template", json_string(sc->tmpl)) < 0 ||
+              json_object_set_new(r, "prefix", json_string(sc->prefix)) < 0 ||
+              (name && json_object_set_new(r, "name", json_string(name)) < 0))) {
+        json_decref(r);
+        return NULL;
+    }
+    return r;
+}
+
+static json_t *dhp_str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
+
+json_t *dhp_req_clone(const struct dlxc_scale *sc, const char *name, const char *group,
+                      const char *address, bool snapshot)
+{
+    json_t *r = dhp_req_scale(DHP_OP_CLONE, sc, name);
+
+    if (r && (json_object_set_new(r, "group", dhp_str_or_null(group)) < 0 ||
+              json_object_set_new(r, "address", dhp_str_or_null(address)) < 0 ||
+              json_object_set_new(r, "snapshot", json_boolean(snapshot)) < 0)) {
+        json_decref(r);
+        return NULL;
+    }
+    return r;
+}
+
+bool dhp_clone_name(const char *prefix, const char *name, unsigned *num)
+{
+    size_t pl = strlen(prefix), dl;
+    const char *d = name + pl;
+
+    if (strncmp(name, prefix, pl))
+        return false;
+    dl = strspn(d, "0123456789");
+    if (dl < 1 || dl > DHP_CLONE_DIGITS || d[dl] || (d[0] == '0' && dl > 1))
+        return false;
+    if (num)
+        *num = (unsigned)strtoul(d, NULL, 10);
+    return true;
 }
 
 static bool dhp_has_ctl(const char *s, size_t n)
@@ -306,7 +381,9 @@ static int dhp_op_of(const json_t *o, enum dhp_op *op, char *err, size_t errlen)
             return 0;
         }
     }
-    snprintf(err, errlen, "\"op\" must be \"list\", \"probe\" or \"monitor\"");
+    snprintf(err, errlen, "\"op\" must be one of \"list\", \"probe\", \"monitor\", "
+             "\"stats\", \"scale-allow\", \"clones\", \"clone\", \"start\", \"stop\", "
+             "\"destroy\"");
     return -1;
 }
 
@@ -327,6 +404,114 @@ static int dhp_only_keys(const json_t *o, enum dhp_op op, char *err, size_t errl
     return 0;
 }
 
+/* stats: "names", an array of container names (maybe empty). */
+static int dhp_names(const json_t *o, struct dhp_req *rq, char *err, size_t errlen)
+{
+    const json_t *arr = json_object_get(o, "names");
+    size_t i;
+    const json_t *v;
+
+    if (!json_is_array(arr) || json_array_size(arr) > DHP_MAX_NAMES) {
+        snprintf(err, errlen, "\"names\" must be an array of at most %d names", DHP_MAX_NAMES);
+        return -1;
+    }
+    json_array_foreach(arr, i, v) {
+        const char *s = json_string_value(v);
+        size_t n = json_string_length(v);
+        if (!s || n == 0 || n >= DHP_NAME_MAX || memchr(s, '\0', n) || dhp_has_ctl(s, n) ||
+            !dhp_component_ok(s)) {
+            snprintf(err, errlen, "bad container name in \"names\"");
+            return -1;
+        }
+        memcpy(rq->names[i], s, n + 1);
+    }
+    rq->nnames = json_array_size(arr);
+    return 0;
+}
+
+/* A clone prefix: letters, digits, '-', '_', '.', not starting with '.'. */
+static bool dhp_prefix_ok(const char *s)
+{
+    return s[0] != '.' && !s[strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                        "0123456789-_.")];
+}
+
+/* "A.B.C.D/LEN", LEN 1 to 32. */
+static bool dhp_address_ok(const char *s)
+{
+    char ip[16];
+    const char *slash = strchr(s, '/');
+    struct in_addr a;
+    char *end;
+    unsigned long len;
+
+    if (!slash || slash - s >= (long)sizeof(ip) || !slash[1])
+        return false;
+    memcpy(ip, s, (size_t)(slash - s));
+    ip[slash - s] = '\0';
+    len = strtoul(slash + 1, &end, 10);
+    return inet_pton(AF_INET, ip, &a) == 1 && !*end && slash[1] != '0' && len >= 1 &&
+           len <= 32;
+}
+
+/* One group (lxc.group takes a list): no separator in it. */
+static bool dhp_group_ok(const char *s) { return !strpbrk(s, ", \t\r\n"); }
+
+static int dhp_clone_fields(const json_t *o, struct dhp_req *rq, char *err, size_t errlen)
+{
+    const json_t *snap = json_object_get(o, "snapshot");
+    bool null_group, null_addr;
+
+    if (dhp_field(o, "group", rq->group, sizeof(rq->group), &null_group, err, errlen) < 0 ||
+        dhp_field(o, "address", rq->address, sizeof(rq->address), &null_addr, err, errlen) < 0)
+        return -1;
+    rq->has_group = !null_group;
+    if (rq->has_group && !dhp_group_ok(rq->group)) {
+        snprintf(err, errlen, "bad group: one name, no separator");
+        return -1;
+    }
+    if (!null_addr && !dhp_address_ok(rq->address)) {
+        snprintf(err, errlen, "bad address: expected A.B.C.D/LEN");
+        return -1;
+    }
+    if (!json_is_boolean(snap)) {
+        snprintf(err, errlen, "\"snapshot\" must be true or false");
+        return -1;
+    }
+    rq->snapshot = json_is_true(snap);
+    return 0;
+}
+
+/* The fields every scale operation has, and the clone's name. */
+static int dhp_scale_fields(const json_t *o, struct dhp_req *rq, char *err, size_t errlen)
+{
+    if (dhp_field(o, "template", rq->tmpl, sizeof(rq->tmpl), NULL, err, errlen) < 0 ||
+        dhp_field(o, "prefix", rq->prefix, sizeof(rq->prefix), NULL, err, errlen) < 0)
+        return -1;
+    if (!dhp_component_ok(rq->tmpl)) {
+        snprintf(err, errlen, "bad template name");
+        return -1;
+    }
+    if (!dhp_prefix_ok(rq->prefix)) {
+        snprintf(err, errlen, "bad prefix: letters, digits, '-', '_' and '.' only");
+        return -1;
+    }
+    if (rq->op == DHP_OP_SCALE_ALLOW || rq->op == DHP_OP_CLONES)
+        return 0;
+    if (dhp_field(o, "name", rq->name, sizeof(rq->name), NULL, err, errlen) < 0)
+        return -1;
+    if (!dhp_clone_name(rq->prefix, rq->name, NULL)) {
+        snprintf(err, errlen, "\"%.64s\" is not the prefix \"%s\" and a number", rq->name,
+                 rq->prefix);
+        return -1;
+    }
+    if (!strcmp(rq->name, rq->tmpl)) {
+        snprintf(err, errlen, "the template is not a clone");
+        return -1;
+    }
+    return rq->op == DHP_OP_CLONE ? dhp_clone_fields(o, rq, err, errlen) : 0;
+}
+
 /* The fields of rq->op, checked. */
 static int dhp_fields(const json_t *o, struct dhp_req *rq, char *err, size_t errlen)
 {
@@ -336,6 +521,10 @@ static int dhp_fields(const json_t *o, struct dhp_req *rq, char *err, size_t err
         return -1;
     if (rq->op == DHP_OP_MONITOR)
         return 0;
+    if (rq->op == DHP_OP_STATS)
+        return dhp_names(o, rq, err, errlen);
+    if (rq->op >= DHP_OP_SCALE_ALLOW)
+        return dhp_scale_fields(o, rq, err, errlen);
     if (dhp_field(o, "group", rq->group, sizeof(rq->group), &null_group, err, errlen) < 0 ||
         dhp_field(o, "interface", rq->interface, sizeof(rq->interface), NULL, err, errlen) < 0)
         return -1;
@@ -391,6 +580,19 @@ json_t *dhp_info_json(const char *name, const struct dlxc_info *info)
 {
     return json_pack("{s:s, s:b, s:s, s:b, s:s}", "name", name, "defined", info->defined,
                      "state", info->state, "selected", info->selected, "ip", info->ip);
+}
+
+static json_t *dhp_figure(uint64_t v)
+{
+    return v == DLXC_RES_NONE || v > (uint64_t)INT64_MAX ? json_null()
+                                                          : json_integer((json_int_t)v);
+}
+
+json_t *dhp_res_json(const char *name, const struct dlxc_res *r)
+{
+    return json_pack("{s:s, s:b, s:o, s:o, s:o, s:o}", "name", name, "running", r->running,
+                     "cpu_ns", dhp_figure(r->cpu_ns), "memory", dhp_figure(r->mem_bytes),
+                     "memory_limit", dhp_figure(r->mem_limit), "pids", dhp_figure(r->pids));
 }
 
 int dhp_decode_answer(const char *buf, size_t len, json_t **ans, char *err, size_t errlen)
@@ -453,6 +655,56 @@ int dhp_info_decode(const json_t *j, struct dlxc_info *info, bool with_name, cha
     info->selected = json_is_true(sel);
     if (with_name && !(info->name = strdup(name))) {
         snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* key of j: a non-negative integer, or null (DLXC_RES_NONE). */
+static int dhp_res_figure(const json_t *j, const char *key, uint64_t *out, char *err,
+                          size_t errlen)
+{
+    const json_t *v = json_object_get(j, key);
+
+    if (json_is_null(v)) {
+        *out = DLXC_RES_NONE;
+        return 0;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < 0) {
+        snprintf(err, errlen, "bad container \"%s\" in the helper's answer", key);
+        return -1;
+    }
+    *out = (uint64_t)json_integer_value(v);
+    return 0;
+}
+
+int dhp_res_decode(const json_t *j, char *name, struct dlxc_res *r, char *err, size_t errlen)
+{
+    const json_t *run = json_object_get(j, "running");
+
+    if (!json_is_object(j) || !json_is_boolean(run)) {
+        snprintf(err, errlen, "bad container figures in the helper's answer");
+        return -1;
+    }
+    if (dhp_info_str(j, "name", name, DLXC_NAME_LEN, err, errlen) < 0 ||
+        dhp_res_figure(j, "cpu_ns", &r->cpu_ns, err, errlen) < 0 ||
+        dhp_res_figure(j, "memory", &r->mem_bytes, err, errlen) < 0 ||
+        dhp_res_figure(j, "memory_limit", &r->mem_limit, err, errlen) < 0 ||
+        dhp_res_figure(j, "pids", &r->pids, err, errlen) < 0)
+        return -1;
+    r->running = json_is_true(run);
+    return 0;
+}
+
+int dhp_clone_decode(const json_t *j, const char *prefix, struct dlxc_clone *c, char *err,
+                     size_t errlen)
+{
+    if (dhp_info_str(j, "name", c->name, sizeof(c->name), err, errlen) < 0 ||
+        dhp_info_str(j, "state", c->state, sizeof(c->state), err, errlen) < 0 ||
+        dhp_info_str(j, "address", c->address, sizeof(c->address), err, errlen) < 0)
+        return -1;
+    if (!dhp_clone_name(prefix, c->name, NULL)) {
+        snprintf(err, errlen, "the helper listed \"%.64s\", not a clone", c->name);
         return -1;
     }
     return 0;

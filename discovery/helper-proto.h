@@ -28,6 +28,14 @@ int dhp_recv(int fd, size_t max, int timeout_ms, char **buf, size_t *len, int *p
 json_t *dhp_req_list(const struct dlxc_conf *cf);
 json_t *dhp_req_probe(const struct dlxc_conf *cf, const char *name);
 json_t *dhp_req_monitor(const char *lxcpath);
+json_t *dhp_req_stats(const char *lxcpath, char *const *names, size_t n);
+/* scale-allow and clones (name NULL), start, stop, destroy (a clone's name). */
+json_t *dhp_req_scale(enum dhp_op op, const struct dlxc_scale *sc, const char *name);
+/* group and address may be NULL (keep the template's). */
+json_t *dhp_req_clone(const struct dlxc_scale *sc, const char *name, const char *group,
+                      const char *address, bool snapshot);
+/* Is name prefix followed by 1 to DHP_CLONE_DIGITS digits? Its number in *num. */
+bool dhp_clone_name(const char *prefix, const char *name, unsigned *num);
 
 /* Helper: one request frame -> rq. -1 with a reason in err for anything
  * but exactly one of the requests above with sane values. */
@@ -37,6 +45,7 @@ int dhp_decode_request(const char *buf, size_t len, struct dhp_req *rq, char *er
 /* Helper: the answers. NULL when out of memory (the caller says so). */
 json_t *dhp_answer_error(const char *why);
 json_t *dhp_info_json(const char *name, const struct dlxc_info *info);
+json_t *dhp_res_json(const char *name, const struct dlxc_res *r);
 
 /* lxlb: an answer frame -> its object (a new reference) when "ok" is true;
  * -1 with the helper's error, or what is wrong with the frame, in err. */
@@ -45,5 +54,10 @@ int dhp_decode_answer(const char *buf, size_t len, json_t **ans, char *err, size
  * is left alone otherwise). -1 with err when a field is missing or wrong. */
 int dhp_info_decode(const json_t *j, struct dlxc_info *info, bool with_name, char *err,
                     size_t errlen);
+/* lxlb: one stats entry -> its name (into name, DLXC_NAME_LEN) and figures. */
+int dhp_res_decode(const json_t *j, char *name, struct dlxc_res *r, char *err, size_t errlen);
+/* lxlb: one clones entry. */
+int dhp_clone_decode(const json_t *j, const char *prefix, struct dlxc_clone *c, char *err,
+                     size_t errlen);
 
 #endif

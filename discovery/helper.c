@@ -7,7 +7,10 @@
  * lxlb's discovery questions on a socketpair, one at a time:
  *   list     the containers of an lxcpath: state, group, first IPv4;
  *   probe    the same for one container;
- *   monitor  start lxc-monitor for an lxcpath and hand lxlb its output.
+ *   monitor  start lxc-monitor for an lxcpath and hand lxlb its output;
+ *   stats    a running container's CPU, memory and tasks (discovery/cgroup.c);
+ *   clone, start, stop, destroy, and the lists and grants around them, for
+ *            the autoscaler (helper-scale.c).
  * Anything else, or any field out of bounds, is refused with an error answer;
  * an lxcpath is only used when root may trust it (dh_check_lxcpath), so that
  * a subverted lxlb cannot make root read containers from a directory it
@@ -36,6 +39,8 @@
 
 #include <lxc/lxccontainer.h>
 
+#include "discovery/cgroup.h"
+#include "discovery/helper-int.h"
 #include "discovery/helper-proto.h"
 #include "discovery/helper.h"
 #include "lb/log.h"
@@ -152,6 +157,38 @@ static json_t *dh_list(const struct dhp_req *rq)
     return arr ? json_pack("{s:b, s:o}", "ok", 1, "containers", arr) : NULL;
 }
 
+/* One running container's cgroup figures; not running: running false. */
+static json_t *dh_stats_one(const char *lxcpath, const char *name)
+{
+    struct lxc_container *c = lxc_container_new(name, lxcpath);
+    struct dlxc_res r = { false, DLXC_RES_NONE, DLXC_RES_NONE, DLXC_RES_NONE, DLXC_RES_NONE };
+    char why[DHP_ERR_MAX];
+    pid_t pid;
+
+    if (c && c->is_running(c) && (pid = c->init_pid(c)) > 0) {
+        r.running = true;
+        if (dcg_of_pid(pid, &r, why, sizeof(why)) < 0)
+            log_event(LOG_LVL_WARN, "lxc helper: container %s: %s", name, why);
+    }
+    if (c)
+        lxc_container_put(c);
+    return dhp_res_json(name, &r);
+}
+
+static json_t *dh_stats(const struct dhp_req *rq)
+{
+    json_t *arr = json_array();
+
+    for (size_t i = 0; arr && i < rq->nnames; i++) {
+        json_t *one = dh_stats_one(rq->lxcpath, rq->names[i]);
+        if (!one || json_array_append_new(arr, one) < 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr ? json_pack("{s:b, s:o}", "ok", 1, "containers", arr) : NULL;
+}
+
 /* ============================================================ lxcpath === */
 
 /* One component of the resolved lxcpath; last: the lxcpath itself. */
@@ -211,8 +248,7 @@ out:
 
 /* ============================================================ monitors == */
 
-/* PATH lookup in the helper: lxlb may be in a chroot without lxc. */
-static char *dh_find_exe(const char *exe)
+char *dh_find_exe(const char *exe)
 {
     const char *path = getenv("PATH");
     char buf[4096];
@@ -231,25 +267,25 @@ static char *dh_find_exe(const char *exe)
 }
 
 /* In the child, between fork and exec. */
-static void dh_monitor_child(const char *exe, const char *lxcpath, int out_fd, pid_t parent)
+static void dh_spawn_child(const char *exe, char *const argv[], int out_fd, int err_fd,
+                           pid_t parent)
 {
-    char *argv[] = { "lxc-monitor", "-P", (char *)lxcpath, "-n", ".*", NULL };
     sigset_t none;
     int devnull;
 
     /* Die with the helper, even on SIGKILL; and if it died before this line. */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
         _exit(127);
-    /* The helper ignores the signals meant for lxlb; lxc-monitor should not. */
+    /* The helper ignores the signals meant for lxlb; its children should not. */
     for (int sig = 1; sig < NSIG; sig++)
         signal(sig, SIG_DFL);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    if (dup2(out_fd, STDOUT_FILENO) < 0)
+    devnull = open("/dev/null", O_RDWR);
+    if (devnull < 0 || dup2(devnull, STDIN_FILENO) < 0 ||
+        dup2(out_fd >= 0 ? out_fd : devnull, STDOUT_FILENO) < 0 ||
+        dup2(err_fd >= 0 ? err_fd : devnull, STDERR_FILENO) < 0)
         _exit(127);
-    devnull = open("/dev/null", O_RDONLY);
-    if (devnull >= 0)
-        dup2(devnull, STDIN_FILENO);
     /* Not the helper's socket, nor another monitor's output. */
     if (syscall(SYS_close_range, 3, ~0U, 0) < 0)
         for (int fd = 3; fd < 4096; fd++)
@@ -258,11 +294,21 @@ static void dh_monitor_child(const char *exe, const char *lxcpath, int out_fd, p
     _exit(127);
 }
 
+pid_t dh_spawn(const char *exe, char *const argv[], int out_fd, int err_fd)
+{
+    pid_t parent = getpid(), pid = fork();
+
+    if (pid == 0)
+        dh_spawn_child(exe, argv, out_fd, err_fd, parent);
+    return pid;
+}
+
 static json_t *dh_monitor(struct dh *h, const struct dhp_req *rq, int *pass)
 {
+    char *argv[] = { "lxc-monitor", "-P", (char *)rq->lxcpath, "-n", ".*", NULL };
     char *exe, why[DHP_ERR_MAX];
     int sv[2];
-    pid_t parent = getpid(), pid;
+    pid_t pid;
 
     if (h->nmons >= DH_MAX_MONITORS) {
         snprintf(why, sizeof(why), "already %d lxc-monitor processes", DH_MAX_MONITORS);
@@ -275,9 +321,7 @@ static json_t *dh_monitor(struct dh *h, const struct dhp_req *rq, int *pass)
         free(exe);
         return dhp_answer_error(why);
     }
-    pid = fork();
-    if (pid == 0)
-        dh_monitor_child(exe, rq->lxcpath, sv[1], parent);
+    pid = dh_spawn(exe, argv, sv[1], STDERR_FILENO);
     free(exe);
     if (pid < 0) {
         snprintf(why, sizeof(why), "fork: %s", strerror(errno));
@@ -305,18 +349,24 @@ static void dh_mon_end(struct dh *h, size_t i)
     h->mons[i] = h->mons[--h->nmons];
 }
 
-/* SIGCHLD: reap only our monitors; liblxc waits for its own children. */
+/* SIGCHLD: a monitor ended, or a clone's lxc-start daemon (re-parented to
+ * us: we are a subreaper) after its container stopped. Reaping any child is
+ * safe here, between requests: liblxc and the scale operations wait for
+ * their own children before a request is answered. */
 static void dh_reap(struct dh *h)
 {
     struct signalfd_siginfo si;
+    pid_t pid;
 
     while (read(h->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
         ;
-    for (size_t i = h->nmons; i-- > 0;) {
-        if (waitpid(h->mons[i].pid, NULL, WNOHANG) != h->mons[i].pid)
-            continue;
-        close(h->mons[i].fd);
-        h->mons[i] = h->mons[--h->nmons];
+    while ((pid = waitpid(-1, NULL, WNOHANG)) > 0) {
+        for (size_t i = h->nmons; i-- > 0;) {
+            if (h->mons[i].pid != pid)
+                continue;
+            close(h->mons[i].fd);
+            h->mons[i] = h->mons[--h->nmons];
+        }
     }
 }
 
@@ -342,6 +392,15 @@ static json_t *dh_answer(struct dh *h, const char *buf, size_t len, int *pass)
         return dh_probe(&rq);
     case DHP_OP_MONITOR:
         return dh_monitor(h, &rq, pass);
+    case DHP_OP_STATS:
+        return dh_stats(&rq);
+    case DHP_OP_SCALE_ALLOW:
+    case DHP_OP_CLONES:
+    case DHP_OP_CLONE:
+    case DHP_OP_START:
+    case DHP_OP_STOP:
+    case DHP_OP_DESTROY:
+        return dh_scale(h, &rq);
     }
     return dhp_answer_error("unknown operation");
 }
@@ -397,6 +456,9 @@ int dh_serve(int fd)
     sigset_t chld;
     int rc = 0;
 
+    /* A clone's lxc-start daemon is re-parented to us, not to a pid 1 that
+     * may never reap it. */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
     sigprocmask(SIG_BLOCK, &chld, NULL);

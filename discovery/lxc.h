@@ -11,6 +11,7 @@
 
 struct proxy;
 struct conf_lxc;
+struct server;
 
 /* Start watching be->conf->lxc; servers change only on the loop thread.
  * NULL with a reason in err. */
@@ -24,5 +25,8 @@ struct dlxc *dlxc_start_sink(const struct conf_lxc *cf, struct event_base *base,
 /* Stop the monitor and free the watcher. The worker must be stopped first
  * (no job may still point here). Servers stay in the backend. */
 void dlxc_stop(struct dlxc *w);
+
+/* Backend mode: the cgroup figures of server s's container, when known. */
+bool dlxc_figures(const struct dlxc *w, const struct server *s, struct dlxc_figures *out);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 
 #include "lb/backend-t.h"
+#include "lb/ctr.h"
 #include "lb/server-t.h"
 
 /* A backend lives while something points at it: the proxy's list, frontends,
@@ -42,6 +43,14 @@ struct server *be_pick(struct backend *be, const struct srv_set *avoid);
 bool srv_set_has(const struct srv_set *set, const struct server *s);
 void srv_set_add(struct srv_set *set, struct server *s);
 void srv_set_clear(struct srv_set *set);
+
+/* A response of be completed us microseconds after its request began: into
+ * the backend's response-time histogram (/stats, /metrics, the dashboard's
+ * p99). Cheap enough for every response. */
+static inline void be_observe_latency(struct backend *be, int64_t us)
+{
+    ctr_observe_us(be->ctr, us);
+}
 
 extern const struct lb_algo lb_algo_roundrobin;
 extern const struct lb_algo lb_algo_leastconn;

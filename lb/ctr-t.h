@@ -23,8 +23,16 @@ enum ctr_idx {
     CTR_IDLE,        /* server: idle pooled connections to it now (gauge) */
     CTR_PROXY_ERRORS, /* frontend: connections closed for a missing, malformed or
                        * late PROXY protocol header (accept_proxy) */
+    /* backend: response times, a fixed-bucket histogram (lb/ctr.h
+     * ctr_observe_us): responses that took at most ctr_lat_bounds_us[i],
+     * per bucket (not cumulative); the last bucket has no bound. */
+    CTR_LAT_0,
+    CTR_LAT_LAST = CTR_LAT_0 + 14,
+    CTR_LAT_SUM_US,  /* backend: the sum of those response times (us) */
     CTR_N
 };
+
+#define CTR_LAT_BUCKETS (CTR_LAT_LAST - CTR_LAT_0 + 1)
 
 /* One worker's counters, alone on its cache lines. A gauge is kept as
  * increments and decrements modulo 2^64, so the sum over slots is exact. */

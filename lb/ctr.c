@@ -10,6 +10,11 @@
 
 __thread unsigned lb_worker_id;
 
+const uint32_t ctr_lat_bounds_us[CTR_LAT_BUCKETS - 1] = {
+    500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000, 500000,
+    1000000, 2000000, 5000000, 10000000,
+};
+
 static struct {
     pthread_mutex_t lock;     /* guards list and every refcnt */
     struct ctr_block *list;   /* live blocks */

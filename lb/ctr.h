@@ -5,6 +5,7 @@
 #define LXLB_CTR_H
 
 #include <stdbool.h>
+#include <time.h>
 
 #include "lb/ctr-t.h"
 
@@ -35,6 +36,33 @@ static inline void ctr_dec(struct ctr_block *b, enum ctr_idx i) { ctr_add(b, i, 
 static inline uint64_t ctr_local(const struct ctr_block *b, enum ctr_idx i)
 {
     return b->slot[lb_worker_id].v[i];
+}
+
+/* CLOCK_MONOTONIC in us, precise (a vDSO call): response times are often
+ * below the loop's cached clock's millisecond ticks. */
+static inline int64_t ctr_mono_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Upper bounds (us) of the response time buckets, 1-2-5 from 0.5 ms to
+ * 10 s; the last bucket (CTR_LAT_LAST) takes everything slower. */
+extern const uint32_t ctr_lat_bounds_us[CTR_LAT_BUCKETS - 1];
+
+/* One response time into the histogram of b: a short scan and two adds. */
+static inline void ctr_observe_us(struct ctr_block *b, int64_t us)
+{
+    unsigned i = 0;
+
+    if (us < 0)
+        us = 0;
+    while (i < CTR_LAT_BUCKETS - 1 && (uint64_t)us > ctr_lat_bounds_us[i])
+        i++;
+    ctr_inc(b, (enum ctr_idx)(CTR_LAT_0 + i));
+    ctr_add(b, CTR_LAT_SUM_US, us);
 }
 
 /* The figure over every worker (stats). */

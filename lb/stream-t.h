@@ -137,6 +137,9 @@ struct stream {
     int status;                    /* final status sent to the client, -1: none */
     uint64_t bytes_out;            /* bytes sent to the client for it */
     int64_t t_start_us;            /* first byte of the request head (wall clock, us) */
+    int64_t t_start_mono_us;       /* the same on the precise monotonic clock (us), for
+                                    * the response-time histogram: the loop's cached
+                                    * clock above ticks in milliseconds */
     int64_t t_head_us;             /* request head complete, 0: never */
     int64_t t_connect_us;          /* a server connection ready, -1: never */
     int64_t t_resp_us;             /* response head received, -1: never */

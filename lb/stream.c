@@ -79,6 +79,7 @@ struct stream *stream_new(struct proxy *px, struct frontend *fe,
     st->resp.max_hdrs = lim->header_count;
     st->status = -1;
     st->t_start_us = now_us(st);
+    st->t_start_mono_us = ctr_mono_us();
     st->t_connect_us = st->t_resp_us = -1;
     st->who = WHO_NONE;
     st->phase = PH_NONE;
@@ -727,6 +728,7 @@ static int sc_done(void *arg)
     st->sc = NULL;
     sconn_release(sc, st->resp_keepalive && st->req_done && !st->send_proxy,
                   tmo(st)->keepalive_ms);
+    be_observe_latency(st->be, ctr_mono_us() - st->t_start_mono_us);
     st->state = ST_DONE;
     st->cli->resp_done(st);
     return -1;

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -106,7 +107,11 @@ def parse_metrics(text):
         m = SAMPLE.match(ln)
         assert m, "bad sample line %r" % ln
         name, labels, value = m.group(1), m.group(2) or "", m.group(3)
-        assert name == current, "sample %s outside its family %s" % (name, current)
+        family = name
+        if types.get(current) == "histogram" and name in (
+                current + "_bucket", current + "_sum", current + "_count"):
+            family = current
+        assert family == current, "sample %s outside its family %s" % (name, current)
         lab = frozenset((k, json.loads(v)) for k, v in LABEL.findall(labels))
         assert (name, lab) not in samples, "duplicate series %r" % ln
         samples[(name, lab)] = float(value)
@@ -219,6 +224,15 @@ def test_metrics_format_values_and_counters_only_grow(backend, lxlb):
         assert types[name] == "gauge", name
     assert one(first, "lxlb_frontend_requests_total", frontend="http") == 6
     assert one(first, "lxlb_backend_requests_total", backend="web") == 6
+    # Response times: a histogram whose buckets only grow towards +Inf, which
+    # holds every response.
+    assert types["lxlb_backend_response_seconds"] == "histogram"
+    buckets = sorted(((float(dict(k)["le"]), v) for k, v in
+                      series(first, "lxlb_backend_response_seconds_bucket", backend="web").items()))
+    assert len(buckets) == 15 and buckets[-1] == (float("inf"), 6)
+    assert all(a[1] <= b[1] for a, b in zip(buckets, buckets[1:]))
+    assert one(first, "lxlb_backend_response_seconds_count", backend="web") == 6
+    assert 0 < one(first, "lxlb_backend_response_seconds_sum", backend="web") < 6
     for s in ("A", "B"):
         lab = dict(backend="web", server=s, source="static")
         assert one(first, "lxlb_server_requests_total", **lab) == 3
@@ -233,7 +247,7 @@ def test_metrics_format_values_and_counters_only_grow(backend, lxlb):
     assert set_state(aport, "web", "B", "drain").status == 200
     second, _ = parse_metrics(api(aport, "GET", "/metrics").text)
     for key, v in first.items():
-        if types[key[0]] == "counter":
+        if types.get(key[0]) == "counter":
             assert second[key] >= v, (key, v, second[key])
     assert one(second, "lxlb_frontend_requests_total", frontend="http") == 10
     assert sum(series(second, "lxlb_server_requests_total", backend="web").values()) == 10
@@ -555,4 +569,41 @@ def test_dashboard_in_headless_chromium(backend, lxlb, tmp_path):
     keep = os.environ.get("LXLB_DASHBOARD_PNG")
     if keep:
         shutil.copy(shot, keep)
+    assert lx.alive()
+
+
+def test_history_and_dashboard_graphs(backend, lxlb, tmp_path):
+    """/history holds the last minutes (requests/s, p99, usable servers per
+    backend, sampled every 2 s); the dashboard draws them as graphs."""
+    a, b = backend("A"), backend("B")
+    cfg, aport = with_admin(make_config({"web": [a, b]}))
+    lx = lxlb(cfg)
+    assert api(aport, "POST", "/history").status == 405
+    deadline = time.time() + 8
+    while time.time() < deadline:
+        for _ in range(20):
+            get(lx.port, "/")
+        h = api(aport, "GET", "/history").json()
+        web = h["backends"].get("web", {})
+        if any(v for v in web.get("rps", []) if v):
+            break
+        time.sleep(0.3)
+    assert h["step_ms"] == 2000 and len(h["t"]) >= 2
+    assert all(x < y for x, y in zip(h["t"], h["t"][1:]))
+    for key in ("rps", "p99_ms", "servers_usable"):
+        assert len(web[key]) == len(h["t"]), key
+    assert max(v for v in web["rps"] if v is not None) > 0
+    assert max(v for v in web["p99_ms"] if v is not None) > 0
+    assert web["servers_usable"][-1] == 2
+    assert h["containers"] == {}  # static servers have no container
+    # The same p99 as /stats' histogram would give: within its buckets.
+    lat = stats(aport)["backends"][0]["latency"]
+    assert len(lat["counts"]) == len(lat["le_ms"]) + 1 and lat["count"] >= 20
+
+    p = run_chromium("http://127.0.0.1:%d/" % aport, tmp_path / "profile", "--dump-dom")
+    dom = p.stdout.decode("utf-8", "replace")
+    m = re.search(r'<div class="graphs" data-graphs="web">(.*?)<table', dom, re.S)
+    assert m, dom[-3000:]
+    assert m.group(1).count("<polyline") >= 2 and "req/s" in m.group(1)
+    assert "p99 response time" in dom
     assert lx.alive()

@@ -11,7 +11,9 @@
 # "web" in the demo's lxcpath itself (SPEC.md, discovery.lxc), and the demo
 # shows it live: a container stopped leaves, and the seed's "copy a container
 # to scale out" (lxc-copy of a stopped one, started) joins with no config
-# change. --static: the seed's fixed list of two servers instead.
+# change; then lxlb scales out by itself: under a short wrk load a clone of
+# the stopped template http-tpl joins, and leaves after (autoscale).
+# --static: the seed's fixed list of two servers instead.
 #
 # Environment: DEMO_PORT (8080), DEMO_ADMIN_PORT (9000), DEMO_PAUSE: seconds
 # before each live step, to watch it on the dashboard (5 on a terminal, 0 when
@@ -82,7 +84,11 @@ write_conf() {
     local backend_extra
     if [ "$discovery" = 1 ]; then
         backend_extra=$(cat <<EOF
-    "discovery": { "lxc": { "lxcpath": "$TB_LXCPATH", "group": "web", "port": 80 } }
+    "discovery": { "lxc": { "lxcpath": "$TB_LXCPATH", "group": "web", "port": 80 } },
+    "autoscale": { "template": "http-tpl", "prefix": "http-auto-", "min": 1, "max": 5,
+                   "up": { "active_per_server": 2, "for": "3s" },
+                   "down": { "active_per_server": 0.5, "for": "5s" },
+                   "cooldown": "5s", "addresses": "$(tb_ip 100)-$(tb_ip 119)/24" }
 EOF
 )
     else
@@ -175,6 +181,34 @@ demo_live() {
     lxc-ls -P "$TB_LXCPATH" -f
 }
 
+# lxlb's own scale-out: wrk loads it, a clone of http-tpl joins; the load
+# ends, the clone drains and is destroyed.
+demo_autoscale() {
+    local mark clone end wrk
+    command -v wrk >/dev/null || { echo "demo: (no wrk: autoscale step skipped)"; return 0; }
+    pause
+    echo
+    echo "demo: [3] autoscale: wrk -c32 for 15s; lxlb clones the stopped template http-tpl"
+    echo "          (more than 2 requests in flight per server for 3s: one more server)"
+    mark=$(wc -l <"$LOG")
+    wrk -t2 -c32 -d15s "http://127.0.0.1:$DEMO_PORT/" >"$TB_ROOT/wrk.out" 2>&1 &
+    wrk=$!
+    end=$((SECONDS + 15))
+    until clone=$(tail -n +"$((mark + 1))" "$LOG" | sed -n 's/.*autoscale http_nodes: \(http-auto-[0-9]*\) serving.*/\1/p' | head -1)
+          [ -n "$clone" ] || [ "$SECONDS" -ge "$end" ]; do sleep 0.2; done
+    [ -n "$clone" ] && echo "    answers under load: $(rounds 8)"
+    wait "$wrk"
+    sed -n 's/^ *\([0-9]* requests in .*\)/    wrk: \1/p; s/^ *\(Socket errors.*\|Non-2xx.*\)/    wrk: \1/p' "$TB_ROOT/wrk.out"
+    echo "    load over: the clones drain, stop and are destroyed"
+    end=$((SECONDS + 40))
+    while lxc-ls -P "$TB_LXCPATH" -1 | grep -q '^http-auto-' && [ "$SECONDS" -lt "$end" ]; do
+        sleep 0.5
+    done
+    tail -n +"$((mark + 1))" "$LOG" | grep -E "autoscale |lxc http_nodes: container http-auto" \
+        | sed 's/^[^ ]* lxlb\[[0-9]*\]: /    lxlb: /'
+    lxc-ls -P "$TB_LXCPATH" -f
+}
+
 discovery=1 bin=
 case "${1:-}" in
     --stop) [ $# = 1 ] || usage; tb_preflight; demo_stop; exit ;;
@@ -199,6 +233,7 @@ tb_setup        # on failure from here on, the trap removes everything again
 tb_create http1 "$(tb_ip 11)" web
 tb_create http2 "$(tb_ip 12)" web
 tb_start_all http1 http2 || tb_die "Apache did not come up in the containers"
+[ "$discovery" = 1 ] && tb_create_template http-tpl   # stopped: autoscale clones it
 lxc-ls -P "$TB_LXCPATH" -f
 
 write_conf
@@ -231,6 +266,7 @@ done
 [ "$ok" = 1 ] || tb_die "lxlb did not answer; see $LOG"
 
 [ "$discovery" = 1 ] && demo_live
+[ "$discovery" = 1 ] && demo_autoscale
 
 TB_KEEP=1   # success: leave it all running
 cat <<EOF

@@ -5,6 +5,9 @@
 #
 #   tb_setup                      bridge + base rootfs; installs the cleanup trap
 #   tb_create NAME IP [GROUP]     container with a static address (lxc.group GROUP)
+#   tb_create_template NAME [GROUP]
+#                                 a container to clone (autoscale): no address,
+#                                 Apache named after the clone's hostname
 #   tb_create_late NAME IP DELAY [GROUP]
 #                                 container whose address appears DELAY s after start
 #   tb_start NAME... / tb_stop NAME... (lxc-stop -k) / tb_destroy NAME...
@@ -310,6 +313,33 @@ exec /usr/sbin/apache2ctl -D FOREGROUND
 EOF
     chmod 755 "$dir/rootfs/lxlb-late-init"
     printf 'lxc.net.0.hwaddr = %s\nlxc.init.cmd = /lxlb-late-init\n' "$(tb_mac "$ip")" >>"$dir/config"
+}
+
+# tb_create_template NAME [GROUP]: a container to clone (autoscale): no
+# address of its own (each clone gets one), and an Apache that names itself
+# after the container's hostname when it starts (lxc-copy gives a clone its
+# own), so that X-Served-By and the index page say which clone answered.
+tb_create_template() {
+    local name=$1 group=${2:-} dir
+    tb_create_common "$name" "$group"
+    dir=$(tb_dir "$name")
+    cat >"$dir/rootfs/etc/apache2/conf-enabled/lxlb-name.conf" <<'EOF'
+ServerName ${LXLB_CT}
+Header always set X-Served-By "${LXLB_CT}"
+<Location /setcookie>
+    Header always add Set-Cookie "JSESSIONID=s-${LXLB_CT}; Path=/"
+</Location>
+EOF
+    cat >"$dir/rootfs/lxlb-init" <<'EOF'
+#!/bin/sh
+# lxlb test bed template (tests/lxc/lib.sh tb_create_template)
+LXLB_CT=$(cat /proc/sys/kernel/hostname)
+export LXLB_CT
+echo "Apache in LXC $LXLB_CT" >/var/www/html/index.html
+exec /usr/sbin/apache2ctl -D FOREGROUND
+EOF
+    chmod 755 "$dir/rootfs/lxlb-init"
+    echo "lxc.init.cmd = /lxlb-init" >>"$dir/config"
 }
 
 tb_state() { lxc-info -P "$TB_LXCPATH" -n "$1" -s -H 2>/dev/null; }

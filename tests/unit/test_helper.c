@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "discovery/cgroup.h"
 #include "discovery/helper-proto.h"
 #include "discovery/helper.h"
 #include "tests/unit/unit.h"
@@ -338,6 +339,284 @@ static void helper_loop_broken_frames(void)
     }
 }
 
+/* ------------------------------------------------- autoscale and stats -- */
+
+#define SCALE(op, extra) "{\"op\":\"" op "\",\"lxcpath\":\"/var/lib/lxc\"," \
+    "\"template\":\"web-tpl\",\"prefix\":\"web-auto-\"" extra "}"
+#define CLONE(name, extra) SCALE("clone", ",\"name\":" name extra)
+#define CLONE_OK(name) CLONE(name, ",\"group\":\"web\",\"address\":\"10.0.3.100/24\"," \
+                             "\"snapshot\":true")
+
+static void helper_scale_requests(void)
+{
+    struct dlxc_scale sc = { "/var/lib/lxc", "web-tpl", "web-auto-" };
+    char *names[] = { "web1", "web-auto-3" };
+    json_t *reqs[4] = { dhp_req_clone(&sc, "web-auto-12", "web", "10.0.3.100/24", true),
+                        dhp_req_scale(DHP_OP_DESTROY, &sc, "web-auto-7"),
+                        dhp_req_scale(DHP_OP_SCALE_ALLOW, &sc, NULL),
+                        dhp_req_stats("/var/lib/lxc", names, 2) };
+    enum dhp_op ops[4] = { DHP_OP_CLONE, DHP_OP_DESTROY, DHP_OP_SCALE_ALLOW, DHP_OP_STATS };
+    struct dhp_req rq;
+    unsigned num = 0;
+
+    for (int i = 0; i < 4; i++) {
+        char *text = reqs[i] ? json_dumps(reqs[i], JSON_COMPACT) : NULL;
+        CHECK(text && decode(text, &rq) == 0 && rq.op == ops[i]);
+        if (i == 0) {
+            CHECK_STR(rq.name, "web-auto-12");
+            CHECK_STR(rq.tmpl, "web-tpl");
+            CHECK_STR(rq.prefix, "web-auto-");
+            CHECK_STR(rq.group, "web");
+            CHECK_STR(rq.address, "10.0.3.100/24");
+            CHECK(rq.snapshot && rq.has_group);
+        }
+        free(text);
+        json_decref(reqs[i]);
+    }
+    CHECK(rq.nnames == 2);
+    CHECK_STR(rq.names[1], "web-auto-3");
+    CHECK(decode(CLONE("\"web-auto-1\"", ",\"group\":null,\"address\":null,"
+                       "\"snapshot\":false"), &rq) == 0);
+    CHECK(!rq.has_group && !rq.address[0] && !rq.snapshot);
+    CHECK(dhp_clone_name("web-auto-", "web-auto-42", &num) && num == 42);
+    CHECK(!dhp_clone_name("web-auto-", "web-auto-", NULL));
+    CHECK(!dhp_clone_name("web-auto-", "web-auto-042", NULL));
+    CHECK(!dhp_clone_name("web-auto-", "web-auto-1234567", NULL));
+    CHECK(!dhp_clone_name("web-auto-", "web-auto-1x", NULL));
+    CHECK(!dhp_clone_name("web-auto-", "web1", NULL));
+}
+
+static void helper_scale_refused(void)
+{
+    /* Only the prefix and a number: nothing else can be named. */
+    CHECK_REFUSED(SCALE("destroy", ",\"name\":\"web1\""), "is not the prefix");
+    CHECK_REFUSED(SCALE("stop", ",\"name\":\"web-auto-1/../../x\""), "is not the prefix");
+    CHECK_REFUSED(SCALE("start", ",\"name\":\"web-auto-01\""), "is not the prefix");
+    CHECK_REFUSED(SCALE("start", ",\"name\":\"web-auto-1234567\""), "is not the prefix");
+    CHECK_REFUSED(SCALE("start", ""), "missing \"name\"");
+    CHECK_REFUSED("{\"op\":\"start\",\"lxcpath\":\"/l\",\"template\":\"t\","
+                  "\"prefix\":\"../\",\"name\":\"../1\"}", "bad prefix");
+    CHECK_REFUSED("{\"op\":\"start\",\"lxcpath\":\"/l\",\"template\":\"t\","
+                  "\"prefix\":\"*\",\"name\":\"*1\"}", "bad prefix");
+    CHECK_REFUSED("{\"op\":\"clones\",\"lxcpath\":\"/l\",\"template\":\"../t\","
+                  "\"prefix\":\"w\"}", "bad template");
+    CHECK_REFUSED("{\"op\":\"start\",\"lxcpath\":\"/l\",\"template\":\"w1\","
+                  "\"prefix\":\"w\",\"name\":\"w1\"}", "the template is not a clone");
+    CHECK_REFUSED(SCALE("clones", ",\"name\":\"web-auto-1\""), "unknown key \"name\"");
+    CHECK_REFUSED(SCALE("stop", ",\"name\":\"web-auto-1\",\"snapshot\":true"), "unknown key");
+    CHECK_REFUSED(CLONE("\"web-auto-1\"", ",\"group\":\"web\",\"address\":null"),
+                  "\"snapshot\" must be");
+    CHECK_REFUSED(CLONE("\"web-auto-1\"", ",\"group\":\"web,db\",\"address\":null,"
+                        "\"snapshot\":true"), "bad group");
+    CHECK_REFUSED(CLONE("\"web-auto-1\"", ",\"group\":null,\"address\":\"10.0.3.1\","
+                        "\"snapshot\":true"), "bad address");
+    CHECK_REFUSED(CLONE("\"web-auto-1\"", ",\"group\":null,\"address\":\"10.0.3.1/33\","
+                        "\"snapshot\":true"), "bad address");
+    CHECK_REFUSED(CLONE("\"web-auto-1\"", ",\"group\":null,\"address\":\"10.0.3/24\","
+                        "\"snapshot\":true"), "bad address");
+    CHECK_REFUSED(CLONE("\"web-auto-1\"", ",\"group\":null,\"address\":null,"
+                        "\"snapshot\":\"yes\""), "\"snapshot\" must be");
+    CHECK_REFUSED("{\"op\":\"stats\",\"lxcpath\":\"/l\",\"names\":\"web1\"}", "\"names\" must be");
+    CHECK_REFUSED("{\"op\":\"stats\",\"lxcpath\":\"/l\",\"names\":[\"..\"]}", "bad container");
+    CHECK_REFUSED("{\"op\":\"stats\",\"lxcpath\":\"/l\",\"names\":[3]}", "bad container");
+}
+
+static void helper_res_answers(void)
+{
+    struct dlxc_res r = { true, 1500000000, 3 << 20, DLXC_RES_NONE, 7 }, back;
+    json_t *j = dhp_res_json("web1", &r);
+    char name[DLXC_NAME_LEN];
+
+    CHECK(j && dhp_res_decode(j, name, &back, err, sizeof(err)) == 0);
+    CHECK_STR(name, "web1");
+    CHECK(back.running && back.cpu_ns == 1500000000 && back.mem_bytes == 3 << 20);
+    CHECK(back.mem_limit == DLXC_RES_NONE && back.pids == 7);
+    CHECK(json_is_null(json_object_get(j, "memory_limit")));
+    json_object_set_new(j, "memory", json_integer(-5));
+    CHECK(dhp_res_decode(j, name, &back, err, sizeof(err)) < 0);
+    json_decref(j);
+}
+
+/* The real loop: nothing changes before scale-allow; only marked clones. */
+static void helper_loop_scale_rules(void)
+{
+    char dir[] = "/tmp/lxlb-unit-XXXXXX", req[1024], path[512];
+    struct child c = helper_fork();
+    json_t *ans;
+    FILE *f;
+
+    CHECK(c.pid > 0 && mkdtemp(dir) != NULL);
+#define SREQ(op, extra) (snprintf(req, sizeof(req), "{\"op\":\"" op "\",\"lxcpath\":\"%s\"," \
+    "\"template\":\"tpl\",\"prefix\":\"w-\"" extra "}", dir), req)
+    CHECK(ask(&c, SREQ("clones", ""), &ans) == 0);
+    CHECK_CONTAINS(err, "was not allowed");
+    CHECK(ask(&c, SREQ("clone", ",\"name\":\"w-1\",\"group\":null,\"address\":null,"
+                       "\"snapshot\":true"), &ans) == 0);
+    CHECK_CONTAINS(err, "was not allowed");
+    /* Our parent (this test) is root when the suite runs as root. */
+    if (geteuid() != 0) {
+        CHECK(ask(&c, SREQ("scale-allow", ""), &ans) == 0);
+        CHECK_CONTAINS(err, "dropped its privileges");
+        CHECK(helper_wait(&c) == 0);
+        rmdir(dir);
+        return;
+    }
+    CHECK(ask(&c, SREQ("scale-allow", ""), &ans) == 1);
+    json_decref(ans);
+    /* Two containers named like clones; only w-1 carries the mark. */
+    for (int i = 1; i <= 2; i++) {
+        snprintf(path, sizeof(path), "%s/w-%d", dir, i);
+        CHECK(mkdir(path, 0755) == 0);
+        snprintf(path, sizeof(path), "%s/w-%d/config", dir, i);
+        CHECK((f = fopen(path, "w")) != NULL);
+        if (f) {
+            fprintf(f, "lxc.uts.name = w-%d\n", i);
+            fclose(f);
+        }
+    }
+    snprintf(path, sizeof(path), "%s/w-1/" DHP_CLONE_MARK, dir);
+    CHECK((f = fopen(path, "w")) != NULL);
+    if (f) {
+        fputs("template=tpl\n", f);
+        fclose(f);
+    }
+    CHECK(ask(&c, SREQ("clones", ""), &ans) == 1);
+    CHECK(json_array_size(json_object_get(ans, "clones")) == 1);
+    CHECK_STR(json_string_value(json_object_get(
+                  json_array_get(json_object_get(ans, "clones"), 0), "name")), "w-1");
+    json_decref(ans);
+    CHECK(ask(&c, SREQ("destroy", ",\"name\":\"w-2\""), &ans) == 0);
+    CHECK_CONTAINS(err, "no clone of tpl made by lxlb");
+    CHECK(ask(&c, SREQ("clone", ",\"name\":\"w-1\",\"group\":null,\"address\":null,"
+                       "\"snapshot\":true"), &ans) == 0);
+    CHECK_CONTAINS(err, "exists already");
+    CHECK(ask(&c, SREQ("clone", ",\"name\":\"w-3\",\"group\":null,\"address\":null,"
+                       "\"snapshot\":true"), &ans) == 0);
+    CHECK_CONTAINS(err, "no template container tpl");
+    /* Another template or prefix was never allowed. */
+    snprintf(req, sizeof(req), "{\"op\":\"clones\",\"lxcpath\":\"%s\",\"template\":\"w-2\","
+             "\"prefix\":\"w-\"}", dir);
+    CHECK(ask(&c, req, &ans) == 0);
+    CHECK_CONTAINS(err, "was not allowed");
+    snprintf(req, sizeof(req), "{\"op\":\"stats\",\"lxcpath\":\"%s\",\"names\":[\"w-1\"]}",
+             dir);
+    CHECK(ask(&c, req, &ans) == 1);
+    CHECK(json_is_false(json_object_get(json_array_get(json_object_get(ans, "containers"), 0),
+                                         "running")));
+    json_decref(ans);
+#undef SREQ
+    CHECK(helper_wait(&c) == 0);
+    for (int i = 1; i <= 2; i++) {
+        snprintf(path, sizeof(path), "%s/w-%d/config", dir, i);
+        unlink(path);
+        snprintf(path, sizeof(path), "%s/w-%d/" DHP_CLONE_MARK, dir, i);
+        unlink(path);
+        snprintf(path, sizeof(path), "%s/w-%d", dir, i);
+        rmdir(path);
+    }
+    rmdir(dir);
+    snprintf(req, sizeof(req), "/run/lxc/lock%s", dir);
+    rmdir(req);
+    rmdir("/run/lxc/lock/tmp");
+}
+
+/* ------------------------------------------------------------- cgroup -- */
+
+static void helper_cgroup_paths(void)
+{
+    static const char hybrid_cg[] =
+        "9:name=systemd:/lxc.payload.web1\n8:pids:/lxc.payload.web1\n"
+        "4:memory:/lxc.payload.web1\n2:cpu,cpuacct:/lxc.payload.web1\n0::/lxc.payload.web1\n";
+    static const char hybrid_mi[] =
+        "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
+        "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct\n"
+        "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
+        "39 31 0:36 / /sys/fs/cgroup/pids rw,relatime shared:5 - cgroup cgroup rw,pids\n"
+        "40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd\n"
+        "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
+    static const char v2_cg[] = "0::/lxc.payload.web 2\n";
+    static const char v2_mi[] =
+        "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n"
+        "30 22 0:26 /sub /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n";
+    struct dcg_paths p;
+
+    dcg_paths(hybrid_cg, hybrid_mi, &p);
+    CHECK_STR(p.unified, "/sys/fs/cgroup/unified/lxc.payload.web1");
+    CHECK_STR(p.cpuacct, "/sys/fs/cgroup/cpu,cpuacct/lxc.payload.web1");
+    CHECK_STR(p.memory, "/sys/fs/cgroup/memory/lxc.payload.web1");
+    CHECK_STR(p.pids, "/sys/fs/cgroup/pids/lxc.payload.web1");
+    /* A mount of a sub-tree: its root is cut from the path; outside it, none. */
+    dcg_paths("0::/sub/lxc.payload.web\\0402\n", v2_mi, &p);
+    CHECK_STR(p.unified, "/sys/fs/cgroup/lxc.payload.web\\0402");
+    dcg_paths(v2_cg, v2_mi, &p);
+    CHECK_STR(p.unified, "");
+    CHECK_STR(p.memory, "");
+}
+
+static void put_file(const char *dir, const char *name, const char *text)
+{
+    char path[512];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if ((f = fopen(path, "w"))) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static void helper_cgroup_read(void)
+{
+    char v2[] = "/tmp/lxlb-cg2-XXXXXX", v1[] = "/tmp/lxlb-cg1-XXXXXX";
+    struct dcg_paths p;
+    struct dlxc_res r;
+
+    CHECK(mkdtemp(v2) && mkdtemp(v1));
+    memset(&p, 0, sizeof(p));
+    snprintf(p.unified, sizeof(p.unified), "%s", v2);
+    put_file(v2, "cpu.stat", "usage_usec 2500000\nuser_usec 2000000\nsystem_usec 500000\n");
+    put_file(v2, "memory.current", "52428800\n");
+    put_file(v2, "memory.max", "max\n");
+    put_file(v2, "pids.current", "12\n");
+    dcg_read(&p, &r);
+    CHECK(r.cpu_ns == 2500000000ULL && r.mem_bytes == 52428800 && r.pids == 12);
+    CHECK(r.mem_limit == DLXC_RES_NONE);
+    put_file(v2, "memory.max", "268435456\n");
+    dcg_read(&p, &r);
+    CHECK(r.mem_limit == 268435456);
+    /* Hybrid: v2 has only cpu.stat; the rest from the v1 controllers. */
+    snprintf(p.memory, sizeof(p.memory), "%s", v1);
+    snprintf(p.pids, sizeof(p.pids), "%s", v1);
+    snprintf(p.cpuacct, sizeof(p.cpuacct), "%s", v1);
+    put_file(v1, "memory.usage_in_bytes", "3293184\n");
+    put_file(v1, "memory.limit_in_bytes", "9223372036854771712\n");
+    put_file(v1, "pids.current", "20\n");
+    put_file(v1, "cpuacct.usage", "29870982\n");
+    unlink(strcat(strcpy((char[64]){ 0 }, v2), "/memory.current"));
+    unlink(strcat(strcpy((char[64]){ 0 }, v2), "/memory.max"));
+    unlink(strcat(strcpy((char[64]){ 0 }, v2), "/pids.current"));
+    dcg_read(&p, &r);
+    CHECK(r.cpu_ns == 2500000000ULL); /* v2's cpu.stat first */
+    CHECK(r.mem_bytes == 3293184 && r.pids == 20 && r.mem_limit == DLXC_RES_NONE);
+    unlink(strcat(strcpy((char[64]){ 0 }, v2), "/cpu.stat"));
+    dcg_read(&p, &r);
+    CHECK(r.cpu_ns == 29870982);
+    /* Nothing readable: every figure unknown. */
+    memset(&p, 0, sizeof(p));
+    dcg_read(&p, &r);
+    CHECK(r.cpu_ns == DLXC_RES_NONE && r.mem_bytes == DLXC_RES_NONE);
+    CHECK(r.pids == DLXC_RES_NONE && r.mem_limit == DLXC_RES_NONE);
+    const char *files[] = { "memory.usage_in_bytes", "memory.limit_in_bytes", "pids.current",
+                            "cpuacct.usage" };
+    for (size_t i = 0; i < 4; i++) {
+        char path[128];
+        snprintf(path, sizeof(path), "%s/%s", v1, files[i]);
+        unlink(path);
+    }
+    rmdir(v1);
+    rmdir(v2);
+}
+
 UNIT_SUITE(helper_tests) = {
     { "helper_requests_valid", helper_requests_valid },
     { "helper_requests_round_trip", helper_requests_round_trip },
@@ -347,5 +626,11 @@ UNIT_SUITE(helper_tests) = {
     { "helper_lxcpath", helper_lxcpath },
     { "helper_loop_refuses_and_goes_on", helper_loop_refuses_and_goes_on },
     { "helper_loop_broken_frames", helper_loop_broken_frames },
+    { "helper_scale_requests", helper_scale_requests },
+    { "helper_scale_refused", helper_scale_refused },
+    { "helper_res_answers", helper_res_answers },
+    { "helper_loop_scale_rules", helper_loop_scale_rules },
+    { "helper_cgroup_paths", helper_cgroup_paths },
+    { "helper_cgroup_read", helper_cgroup_read },
     UNIT_END
 };

@@ -179,3 +179,17 @@ def test_routing_survives_reload_with_new_routes(backend, lxlb):
     lx.signal(signal.SIGHUP)
     lx.wait_log(lambda t: "reload done" in t, 5)
     assert who(lx.port, "/static/a", "elsewhere.net")[1] == "api"
+
+
+def test_dashboard_lists_routes_under_their_frontend(backend, lxlb, tmp_path):
+    from test_admin import run_chromium
+    lx, aport = routed(backend, lxlb, ROUTES, admin=True)
+    for _ in range(4):
+        who(lx.port, "/api/d", "shop.example.com")
+    p = run_chromium("http://127.0.0.1:%d/" % aport, tmp_path / "profile", "--dump-dom")
+    dom = p.stdout.decode("utf-8", "replace")
+    rows = re.findall(r'<tr class="route">(.*?)</tr>', dom)
+    assert len(rows) == len(ROUTES), dom[-3000:]
+    assert "shop.example.com /api/*" in rows[0] and "\u2192 api" in rows[0], rows[0]
+    assert re.search(r'<td class="n">4</td>', rows[0]), rows[0]
+    assert "\u21aa 301 https://new.example.org" in rows[3], rows[3]

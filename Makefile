@@ -2,7 +2,7 @@
 VERSION    := 0.1.0
 BUILD      ?= build
 CC         ?= cc
-PKGS       := libevent libevent_openssl jansson openssl lxc
+PKGS       := libevent libevent_openssl jansson openssl lxc libnghttp2
 LLHTTP_DIR ?= /usr/share/llhttp
 LLHTTP_INC ?= /usr/share/include/llhttp
 

@@ -617,8 +617,10 @@ static int on_stream_close(nghttp2_session *ses, int32_t id, uint32_t code, void
 static int on_frame_send(nghttp2_session *ses, const nghttp2_frame *f, void *arg)
 {
     struct h2s *s = nghttp2_session_get_stream_user_data(ses, f->hd.stream_id);
+    struct cli *c = arg;
 
-    (void)arg;
+    if (f->hd.type == NGHTTP2_GOAWAY && f->goaway.error_code != NGHTTP2_NO_ERROR)
+        ctr_inc(c->fe->ctr, CTR_H2_ABUSE); /* a protocol error or a flood ended it */
     if (s && s->rst_after && (f->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
         (f->hd.type == NGHTTP2_DATA || f->hd.type == NGHTTP2_HEADERS))
         nghttp2_submit_rst_stream(ses, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR);
@@ -807,6 +809,23 @@ static void h2_release(struct cli *c)
     c->h2 = NULL;
 }
 
+/* nghttp2 gave up on the input (a flood it caught, a bad preface): tell
+ * the client why with a GOAWAY when it can still be framed. */
+static void fatal_recv(struct cli *c, int err)
+{
+    uint32_t code = err == NGHTTP2_ERR_FLOODED || err == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS
+                        ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR;
+
+    if (err == NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
+        log_event(LOG_LVL_DEBUG, "frontend %s: %s: HTTP/2: %s", c->fe->name, c->client,
+                  nghttp2_strerror(err));
+        return;
+    }
+    log_event(LOG_LVL_INFO, "frontend %s: %s: HTTP/2: %s: GOAWAY %s", c->fe->name, c->client,
+              nghttp2_strerror(err), nghttp2_http2_strerror(code));
+    nghttp2_session_terminate_session(c->h2->ses, code);
+}
+
 /* Bytes came: parse them all, then act on what they said, then answer. */
 static void h2_read(struct cli *c)
 {
@@ -825,10 +844,7 @@ static void h2_read(struct cli *c)
         for (int i = 0; i < n && i < 8; i++) {
             ssize_t r = nghttp2_session_mem_recv(h2->ses, v[i].iov_base, v[i].iov_len);
             if (r < 0) {
-                log_event(LOG_LVL_DEBUG, "frontend %s: %s: HTTP/2: %s", c->fe->name,
-                          c->client, nghttp2_strerror((int)r));
-                if (r != NGHTTP2_ERR_BAD_CLIENT_MAGIC)
-                    ctr_inc(c->fe->ctr, CTR_H2_ABUSE);
+                fatal_recv(c, (int)r);
                 evbuffer_drain(in, (size_t)-1);
                 ctr_add(c->fe->ctr, CTR_BYTES_IN, (int64_t)(used + got));
                 run_todo(c);

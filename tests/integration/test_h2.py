@@ -446,3 +446,30 @@ def test_reload_sends_goaway_and_open_streams_finish(backend, lxlb):
     assert g is not None and g.error_code == NO_ERROR and g.last_stream_id == 1
     assert c.response(1) == (200, b"backend A slow")
     assert h2_serves(lx.port)
+
+
+def test_admin_shows_h2_connections_streams_and_errors(backend, lxlb):
+    from test_admin import api, one, parse_metrics, promtool_check, with_admin
+    b = backend("A")
+    cfg, aport = with_admin(h2c_config(b))
+    lx = lxlb(cfg)
+    c = RawH2(lx.port)
+    c.send(c.headers(1, req("/slow?ms=1500")), c.headers(3, req("/slow?ms=1500")))
+    time.sleep(0.5)
+    fe = api(aport, "GET", "/stats").json()["frontends"][0]
+    assert fe["http2"] is True
+    assert fe["h2"]["connections"] == 1 and fe["h2"]["streams"] == 2, fe
+    text = api(aport, "GET", "/metrics").text
+    promtool_check(text)
+    m, types = parse_metrics(text)
+    assert types["lxlb_frontend_h2_current_streams"] == "gauge"
+    assert one(m, "lxlb_frontend_h2_current_connections", frontend="http") == 1
+    assert one(m, "lxlb_frontend_h2_current_streams", frontend="http") == 2
+    assert c.response(1)[0] == 200 and c.response(3)[0] == 200
+    c.send(raw_frame(0x0, 0x1, 0, b"x"))  # a connection error
+    assert c.goaway() is not None
+    c.close()
+    time.sleep(0.3)
+    fe = api(aport, "GET", "/stats").json()["frontends"][0]
+    assert fe["h2"] == {"connections": 0, "connections_total": 1, "streams": 0,
+                        "streams_total": 2, "goaway_errors": 1}, fe

@@ -58,6 +58,7 @@ struct h2c {
     nghttp2_session *ses;      /* server session: framing, HPACK, flow control */
     enum h2c_state state;      /* see enum h2c_state */
     struct event *send_ev;     /* runs a send pass on the loop's next round (batched) */
+    struct evbuffer *stage;    /* a send pass's frames, handed to the output at once */
     struct h2s *streams;       /* open streams */
     uint32_t nstreams;         /* entries in streams */
     struct h2s *todo;          /* streams to start or feed after this read */

@@ -68,26 +68,35 @@ static __thread struct nv_sink nvs;
 /* ------------------------------------------------------------- sending */
 
 /* Frames nghttp2 has queued go into the output, as far as it has room;
- * DATA is moved there by send_data, without a copy. */
+ * DATA is moved there by send_data, without a copy. They are staged first
+ * and handed over at once: libevent_openssl writes (one SSL_write, one
+ * system call) each time its output grows, and every chain apart; frames
+ * of many streams then go out in one record. */
 static void send_frames(struct cli *c)
 {
     struct h2c *h2 = c->h2;
-    struct evbuffer *out = output(c);
+    struct evbuffer *out = output(c), *stage = h2->stage;
+    size_t n;
 
     if (h2->sending)
         return;
     h2->sending = true;
-    while (evbuffer_get_length(out) < CLI_BUF_HIGH) {
+    while (evbuffer_get_length(out) + evbuffer_get_length(stage) < CLI_BUF_HIGH) {
         const uint8_t *data;
-        ssize_t n = nghttp2_session_mem_send(h2->ses, &data);
-        if (n <= 0) {
-            if (n < 0)
+        ssize_t k = nghttp2_session_mem_send(h2->ses, &data);
+        if (k <= 0) {
+            if (k < 0)
                 h2->state = H2C_CLOSING; /* out of memory inside nghttp2 */
             break;
         }
-        evbuffer_add(out, data, (size_t)n);
+        evbuffer_add(stage, data, (size_t)k);
     }
     h2->sending = false;
+    if (!(n = evbuffer_get_length(stage)))
+        return;
+    if (!c->direct && n <= H2C_STAGE_PULLUP)
+        evbuffer_pullup(stage, -1);
+    evbuffer_add_buffer(out, stage);
 }
 
 static size_t room_of(const struct h2s *s)
@@ -654,7 +663,7 @@ static int send_data(nghttp2_session *ses, nghttp2_frame *f, const uint8_t *fram
 {
     struct cli *c = arg;
     struct h2s *s = src->ptr;
-    struct evbuffer *out = output(c);
+    struct evbuffer *out = c->h2->stage;
 
     (void)ses; (void)f; /* no padding: no select_padding callback */
     evbuffer_add(out, framehd, 9);
@@ -748,6 +757,7 @@ static int session_new(struct cli *c)
     h2->close_who = WHO_KILLED;
     h2->idle_since_us = cli_mono_us();
     if (!(h2->send_ev = event_new(c->px->base, -1, 0, send_cb, c)) ||
+        !(h2->stage = evbuffer_new()) ||
         nghttp2_session_server_new2(&h2->ses, cbs, c, opt) != 0)
         goto err;
     c->h2 = h2; /* from here h2_release frees it */
@@ -761,6 +771,8 @@ static int session_new(struct cli *c)
 err:
     if (h2 && h2->send_ev)
         event_free(h2->send_ev);
+    if (h2 && h2->stage)
+        evbuffer_free(h2->stage);
     free(h2);
     return -1;
 }
@@ -801,6 +813,7 @@ static void h2_release(struct cli *c)
     }
     nghttp2_session_del(h2->ses);
     event_free(h2->send_ev);
+    evbuffer_free(h2->stage);
     hbuf_free(&h2->authority);
     hbuf_free(&h2->host);
     hbuf_free(&h2->cookie);

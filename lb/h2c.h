@@ -18,6 +18,8 @@
 #define H2C_RESET_SLACK 100    /* streams reset by the client beyond those completed
                                 * before ENHANCE_YOUR_CALM (rapid reset) */
 #define H2C_STREAM_BUF (64 * 1024)    /* response bytes held per stream */
+#define H2C_STAGE_PULLUP (64 * 1024) /* TLS: frames of a send pass made one chunk
+                                      * up to this size (one SSL_write) */
 #define H2C_CONN_BUF (1024 * 1024)    /* response bytes held per connection, and its
                                        * receive window for request bodies */
 

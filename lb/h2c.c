@@ -306,6 +306,7 @@ static struct h2s *h2s_new(struct cli *c, int32_t id)
     h2->timer_dirty = true;
     ctr_inc(c->fe->ctr, CTR_H2_STREAMS);
     ctr_inc(c->fe->ctr, CTR_H2_STREAMS_TOTAL);
+    s->wait_us = cli_mono_us(); /* its head is coming: bounded as on HTTP/1.1 */
     return s;
 }
 
@@ -471,6 +472,7 @@ static int head_done(struct h2s *s, bool eos)
     st->req_keepalive = true;
     stream_head_parsed(st);
     s->head_done = true;
+    wait_client(s, false);
     if (h2->has_authority && h2->has_host &&
         (h2->authority.len != h2->host.len ||
          strncasecmp(h2->authority.p, h2->host.p, h2->host.len))) {
@@ -913,13 +915,30 @@ static void h2_event(struct cli *c, short what)
     cli_free(c);
 }
 
+/* How long a stream may wait on its client: timeout.client, and for its
+ * head the sooner of that and timeout.http_request (as on HTTP/1.1). */
+static int64_t wait_limit_us(const struct cli *c, const struct h2s *s)
+{
+    uint32_t ms = tmo(c)->client_ms;
+
+    if (!s->head_done && tmo(c)->http_request_ms < ms)
+        ms = tmo(c)->http_request_ms;
+    return (int64_t)ms * 1000;
+}
+
 /* A stream that waited on the client too long: 408 before its answer,
- * reset after it. */
+ * reset after it. A head never finished leaves the connection stuck in
+ * the middle of a header block (HPACK): it goes. */
 static void stream_timed_out(struct h2s *s)
 {
     struct h2c *h2 = s->h2;
 
     wait_client(s, false);
+    if (!s->head_done) {
+        cut_exchange(s, WHO_CLIENT_TMO);
+        nghttp2_session_terminate_session(h2->ses, NGHTTP2_NO_ERROR);
+        return;
+    }
     if (!s->st) {
         nghttp2_submit_rst_stream(h2->ses, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_CANCEL);
         return;
@@ -933,7 +952,7 @@ static void stream_timed_out(struct h2s *s)
 static void h2_timeout(struct cli *c, int armed)
 {
     struct h2c *h2 = c->h2;
-    int64_t now = cli_mono_us(), client_us = (int64_t)tmo(c)->client_ms * 1000;
+    int64_t now = cli_mono_us();
     uint32_t idle_ms = h2->nreq ? tmo(c)->keepalive_ms : tmo(c)->http_request_ms;
 
     if (armed != H2T || h2->state == H2C_CLOSING)
@@ -950,7 +969,7 @@ static void h2_timeout(struct cli *c, int armed)
     }
     for (struct h2s *s = h2->streams, *next; s; s = next) {
         next = s->next; /* s stays: only nghttp2 frees it */
-        if (s->wait_us && now - s->wait_us >= client_us)
+        if (s->wait_us && now - s->wait_us >= wait_limit_us(c, s))
             stream_timed_out(s);
     }
     want_send(h2);
@@ -972,8 +991,8 @@ static void h2_rearm(struct cli *c)
     if (h2->nstreams == 0 && h2->state == H2C_OPEN)
         at = h2->idle_since_us + (int64_t)idle_ms * 1000;
     for (struct h2s *s = h2->streams; s; s = s->next)
-        if (s->wait_us && s->wait_us + (int64_t)tmo(c)->client_ms * 1000 < at)
-            at = s->wait_us + (int64_t)tmo(c)->client_ms * 1000;
+        if (s->wait_us && s->wait_us + wait_limit_us(c, s) < at)
+            at = s->wait_us + wait_limit_us(c, s);
     if (at == INT64_MAX) {
         cli_disarm(c);
         return;

@@ -378,6 +378,25 @@ static void h2c_idle_connection_gets_goaway(void)
     bed_down(&b);
 }
 
+static void h2c_unfinished_header_block_is_timed_out(void)
+{
+    struct bed b = bed_up((struct bed_opts){ .retries = 3, .http_request = "50ms" });
+    struct h2peer *p = peer_up(&b, false, 65535);
+    /* HEADERS for stream 1 without END_HEADERS (":method: GET"), then silence. */
+    static const uint8_t frame[] = { 0, 0, 1, 0x1, 0x0, 0, 0, 0, 1, 0x82 };
+
+    pump(&b, p);
+    bufferevent_write(p->pair[1], frame, sizeof(frame));
+    for (int i = 0; i < 300 && !strstr(last_log_line(&b), " cR "); i++) {
+        usleep(1000);
+        event_base_loop(b.px->base, EVLOOP_NONBLOCK);
+    }
+    CHECK_CONTAINS(last_log_line(&b), " cR \"<BADREQ>\"");
+    CHECK(nfakes == 0);
+    peer_down(p);
+    bed_down(&b);
+}
+
 /* ------------------------------------------------------------ conf/h2.c */
 
 static void h2c_conf_defaults_overrides_and_errors(void)
@@ -428,6 +447,7 @@ UNIT_SUITE(h2c_tests) = {
     { "h2c_lxlb_answers_on_the_stream_and_keeps_the_connection",
       h2c_lxlb_answers_on_the_stream_and_keeps_the_connection },
     { "h2c_idle_connection_gets_goaway", h2c_idle_connection_gets_goaway },
+    { "h2c_unfinished_header_block_is_timed_out", h2c_unfinished_header_block_is_timed_out },
     { "h2c_conf_defaults_overrides_and_errors", h2c_conf_defaults_overrides_and_errors },
     UNIT_END
 };

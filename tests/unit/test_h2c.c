@@ -186,7 +186,8 @@ static int32_t get(struct h2peer *p, const char *path, const nghttp2_nv *extra, 
     };
     nghttp2_data_provider prd = { .read_callback = pc_upload };
 
-    memcpy(nv + 4, extra, nextra * sizeof(*nv));
+    if (nextra)
+        memcpy(nv + 4, extra, nextra * sizeof(*nv));
     return nghttp2_submit_request(p->ses, NULL, nv, 4 + nextra, upload ? &prd : NULL, NULL);
 }
 

@@ -473,3 +473,33 @@ def test_admin_shows_h2_connections_streams_and_errors(backend, lxlb):
     fe = api(aport, "GET", "/stats").json()["frontends"][0]
     assert fe["h2"] == {"connections": 0, "connections_total": 1, "streams": 0,
                         "streams_total": 2, "goaway_errors": 1}, fe
+
+
+def test_streams_follow_routes_and_redirects_and_stickiness(backend, lxlb):
+    a, b, c = backend("A"), backend("B"), backend("C")
+    cfg = make_config([
+        {"name": "web", "servers": [{"name": "A", "address": a.address}],
+         "cookie": {"name": "SRV", "mode": "insert"}},
+        {"name": "api", "servers": [{"name": "B", "address": b.address},
+                                    {"name": "C", "address": c.address}],
+         "cookie": {"name": "SRV", "mode": "insert"}}], http2=True)
+    cfg["frontends"][0]["routes"] = [
+        {"host": "old.test", "redirect": {"location": "https://new.test", "code": 308}},
+        {"path_prefix": "/api/", "backend": "api"}]
+    lx = lxlb(cfg)
+    cc = RawH2(lx.port)
+    cc.send(cc.headers(1, req("/api/x")), cc.headers(3, req("/x")),
+            cc.headers(5, req("/p?q=1", authority="old.test")))
+    assert cc.response(1) == (200, b"backend B")  # the first of api's round robin
+    assert cc.response(3) == (200, b"backend A")
+    assert cc.response(5)[0] == 308
+    dec = hpack.Decoder()
+    got = {}
+    for f in cc.frames:
+        if isinstance(f, HeadersFrame):
+            got[f.stream_id] = dict(dec.decode(f.data))
+    assert got[5]["location"] == "https://new.test/p?q=1"
+    assert got[1]["set-cookie"].startswith("SRV=B")  # insert mode, rewritten for h2 too
+    # The cookie sticks the next stream to B, though round robin says C.
+    cc.send(cc.headers(7, req("/api/y", extra=[("cookie", "SRV=B")])))
+    assert cc.response(7) == (200, b"backend B")

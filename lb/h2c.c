@@ -447,11 +447,14 @@ static bool add_field(struct h2s *s, const char *n, const char *v, size_t vlen)
 /* What nghttp2 lets through but the HTTP/1.1 request must not carry. */
 static const char *target_bad(const struct http_head *h, int method)
 {
-    const char *t = h->buf + h->target;
+    const char *t;
 
     if (method == HTTP_CONNECT)
         return NULL; /* refused with 405 as for HTTP/1.1 */
-    if (h->target_len == 0 || (t[0] != '/' && !(h->target_len == 1 && t[0] == '*')))
+    if (h->target_len == 0)
+        return "bad :path"; /* (an empty head may have no arena at all) */
+    t = h->buf + h->target;
+    if (t[0] != '/' && !(h->target_len == 1 && t[0] == '*'))
         return "bad :path";
     for (uint32_t i = 0; i < h->target_len; i++)
         if ((unsigned char)t[i] <= 0x20 || (unsigned char)t[i] >= 0x7f)
@@ -475,7 +478,7 @@ static int head_done(struct h2s *s, bool eos)
     wait_client(s, false);
     if (h2->has_authority && h2->has_host &&
         (h2->authority.len != h2->host.len ||
-         strncasecmp(h2->authority.p, h2->host.p, h2->host.len))) {
+         (h2->host.len && strncasecmp(h2->authority.p, h2->host.p, h2->host.len)))) {
         st->why = "Host disagrees with :authority";
         return -1;
     }

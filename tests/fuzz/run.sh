@@ -110,19 +110,22 @@ target_setup() { # name
     return 0
 }
 
-# Every source of lxlb but main.c, each compiled once into $OUT/whole/ with
-# the fuzzer's instrumentation (recompiled when it or a header changed); the
-# objects go into WHOLE_OBJS.
+# Every source of lxlb but main.c (the Makefile's SRC globs), each compiled
+# once into $OUT/whole/ with the fuzzer's instrumentation (recompiled when it
+# or a header changed); the objects go into WHOLE_OBJS.
 build_whole() {
-    local stamp="$FUZZ_LLHTTP_STRICT ${FUZZ_CFLAGS:-}" src obj
+    local stamp="$FUZZ_LLHTTP_STRICT ${FUZZ_CFLAGS:-}" src obj globs
     WHOLE_OBJS=()
     mkdir -p "$OUT/whole"
-    for src in "$ROOT"/conf/*.c "$ROOT"/lb/*.c "$ROOT"/health/*.c "$ROOT"/discovery/*.c \
-               "$ROOT"/admin/*.c "${LLHTTP_SRCS[@]}"; do
+    globs=$(sed -n 's/^SRC *:= *$(wildcard \(.*\))$/\1/p' "$ROOT/Makefile")
+    [ -n "$globs" ] || { echo "fuzz: no SRC line in the Makefile" >&2; exit 2; }
+    # shellcheck disable=SC2086
+    for src in $(cd "$ROOT" && ls $globs) "${LLHTTP_SRCS[@]}"; do
+        case $src in /*) ;; *) src=$ROOT/$src ;; esac
         [ "$src" = "$ROOT/lb/main.c" ] && continue
         obj=$OUT/whole/$(echo "${src#"$ROOT"/}" | tr / _).o
         if [ ! -f "$obj" ] || [ "$(cat "$obj.flags" 2>/dev/null)" != "$stamp" ] ||
-           [ -n "$(find "$src" "$ROOT"/lb/*.h "$ROOT"/conf/*.h -newer "$obj" 2>/dev/null)" ]; then
+           [ -n "$(find "$src" "$ROOT"/*/*.h -newer "$obj" 2>/dev/null)" ]; then
             # shellcheck disable=SC2046,SC2086
             "$CC" -std=gnu11 -g -O1 -D_GNU_SOURCE -DLXLB_VERSION='"fuzz"' -fno-omit-frame-pointer \
                 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \

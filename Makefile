@@ -2,7 +2,7 @@
 VERSION    := 0.1.0
 BUILD      ?= build
 CC         ?= cc
-PKGS       := libevent libevent_openssl jansson openssl lxc
+PKGS       := libevent libevent_openssl jansson openssl lxc libnghttp2
 LLHTTP_DIR ?= /usr/share/llhttp
 LLHTTP_INC ?= /usr/share/include/llhttp
 
@@ -29,7 +29,7 @@ LLHTTP_OBJ := $(BUILD)/llhttp/api.o $(BUILD)/llhttp/http.o $(BUILD)/llhttp/llhtt
 UNIT_SRC   := $(wildcard tests/unit/*.c)
 UNIT_OBJ   := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps test unit integration lxc-test demo demo-stop demo-ha bench bench-route fuzz clean install uninstall
+.PHONY: all deps test unit integration lxc-test demo demo-stop demo-ha bench bench-route bench-h2 fuzz clean install uninstall
 
 all: $(BUILD)/lxlb
 
@@ -115,6 +115,10 @@ $(BUILD)/bench_route: $(BUILD)/bench/bench_route.o $(LIB_OBJ) $(LLHTTP_OBJ)
 
 bench-route: $(BUILD)/bench_route
 	$(BUILD)/bench_route
+
+# HTTP/2 over TLS: h2load against lxlb, HAProxy and nginx (bench/h2.sh).
+bench-h2: all
+	bench/h2.sh $(BUILD)/lxlb
 
 clean:
 	rm -rf $(BUILD)

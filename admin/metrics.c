@@ -47,6 +47,11 @@ GETTER(fe_errs, struct frontend, fe, ctr_sum(fe->ctr, CTR_ERRORS))
 GETTER(fe_pperrs, struct frontend, fe, ctr_sum(fe->ctr, CTR_PROXY_ERRORS))
 GETTER(fe_bin, struct frontend, fe, ctr_sum(fe->ctr, CTR_BYTES_IN))
 GETTER(fe_bout, struct frontend, fe, ctr_sum(fe->ctr, CTR_BYTES_OUT))
+GETTER(fe_h2cur, struct frontend, fe, ctr_sum(fe->ctr, CTR_H2_CONNS))
+GETTER(fe_h2conns, struct frontend, fe, ctr_sum(fe->ctr, CTR_H2_CONNS_TOTAL))
+GETTER(fe_h2streams, struct frontend, fe, ctr_sum(fe->ctr, CTR_H2_STREAMS))
+GETTER(fe_h2streams_total, struct frontend, fe, ctr_sum(fe->ctr, CTR_H2_STREAMS_TOTAL))
+GETTER(fe_h2abuse, struct frontend, fe, ctr_sum(fe->ctr, CTR_H2_ABUSE))
 
 GETTER(be_reqs, struct backend, be, ctr_sum(be->ctr, CTR_REQUESTS))
 GETTER(be_noserv, struct backend, be, ctr_sum(be->ctr, CTR_NO_SERVER))
@@ -82,6 +87,15 @@ static const struct metric fe_metrics[] = {
       "Connections closed for a missing, malformed or late PROXY protocol header.", fe_pperrs },
     { "lxlb_frontend_bytes_in_total", "counter", "Request bytes received from clients.", fe_bin },
     { "lxlb_frontend_bytes_out_total", "counter", "Response bytes sent to clients.", fe_bout },
+    { "lxlb_frontend_h2_current_connections", "gauge", "HTTP/2 client connections open now.",
+      fe_h2cur },
+    { "lxlb_frontend_h2_connections_total", "counter", "HTTP/2 client connections accepted.",
+      fe_h2conns },
+    { "lxlb_frontend_h2_current_streams", "gauge", "HTTP/2 streams open now.", fe_h2streams },
+    { "lxlb_frontend_h2_streams_total", "counter", "HTTP/2 streams opened.",
+      fe_h2streams_total },
+    { "lxlb_frontend_h2_goaway_errors_total", "counter",
+      "HTTP/2 connections ended with an error GOAWAY (protocol error or flood).", fe_h2abuse },
 };
 
 static const struct metric be_metrics[] = {

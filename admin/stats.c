@@ -248,7 +248,7 @@ static json_t *routes_json(const struct conf_frontend *cf)
 
 static json_t *frontend_json(const struct frontend *fe)
 {
-    json_t *o = json_object(), *binds = json_array();
+    json_t *o = json_object(), *binds = json_array(), *h2;
 
     if (!o || !binds)
         goto oom;
@@ -267,6 +267,16 @@ static json_t *frontend_json(const struct frontend *fe)
     set_u64(o, "bytes_out", ctr_sum(fe->ctr, CTR_BYTES_OUT));
     json_object_set_new(o, "accept_proxy", json_boolean(fe->conf && fe->conf->accept_proxy));
     json_object_set_new(o, "routes", routes_json(fe->conf));
+    json_object_set_new(o, "http2", json_boolean(fe->conf && fe->conf->http2));
+    h2 = json_object();
+    if (!h2)
+        goto oom;
+    set_u64(h2, "connections", ctr_sum(fe->ctr, CTR_H2_CONNS));
+    set_u64(h2, "connections_total", ctr_sum(fe->ctr, CTR_H2_CONNS_TOTAL));
+    set_u64(h2, "streams", ctr_sum(fe->ctr, CTR_H2_STREAMS));
+    set_u64(h2, "streams_total", ctr_sum(fe->ctr, CTR_H2_STREAMS_TOTAL));
+    set_u64(h2, "goaway_errors", ctr_sum(fe->ctr, CTR_H2_ABUSE));
+    json_object_set_new(o, "h2", h2);
     return o;
 oom:
     json_decref(o);

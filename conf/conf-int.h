@@ -91,6 +91,13 @@ void conf_parse_routes(struct conf_ctx *x, struct conf_frontend *f, const json_t
                        const char *fepath);
 void conf_resolve_routes(struct conf_ctx *x, struct conf *c);
 void conf_free_routes(struct conf_frontend *f);
+/* Sections in files of their own. */
+/* defaults.h2 into c->h2 (o: the defaults object, NULL when absent). */
+void conf_parse_h2_defaults(struct conf_ctx *x, struct conf *c, const json_t *o,
+                            const char *path);
+/* frontends[].http2 and .h2 (after its tls and c->h2 are parsed). */
+void conf_parse_h2_frontend(struct conf_ctx *x, const struct conf *c, struct conf_frontend *f,
+                            const json_t *fe, const char *path);
 
 /* conf/acme.c: the "acme" section, a TLS frontend's "acme" names, the checks
  * across both, and freeing them. */

@@ -41,6 +41,17 @@ struct conf_limits {
     uint32_t header_count; /* number of header fields, default 100 (431) */
 };
 
+/* HTTP/2 to clients (an lxlb extension: defaults.h2, and frontends[].h2 for
+ * one frontend, key by key over the defaults). */
+struct conf_h2 {
+    uint32_t max_concurrent_streams; /* streams open at once per connection, default 100 */
+    uint32_t initial_window;         /* bytes a stream's request body may run ahead of
+                                      * lxlb's reading (its flow-control window),
+                                      * default 65535 */
+    uint32_t max_header_list;        /* bytes of a request's header list as RFC 9113
+                                      * counts them (name + value + 32 each), default 32768 */
+};
+
 struct conf_global {
     uint32_t maxconn;   /* client connections at once, default 20000 */
     uint32_t workers;   /* event loops (threads), default 1 */
@@ -146,6 +157,9 @@ struct conf_frontend {
                                      * NULL until route_conf_load(); conf never
                                      * looks inside */
     void (*route_table_free)(struct route_table *); /* releases route_table */
+    bool http2;                     /* TLS: offer ALPN h2 (default true); plain: also
+                                     * accept prior-knowledge h2c (default false) */
+    struct conf_h2 h2;              /* its HTTP/2 limits (defaults.h2 where not set) */
 };
 
 /* One passing status range of health.expect, e.g. 200-399. */
@@ -283,6 +297,7 @@ struct conf {
     struct conf_admin admin;
     struct conf_timeouts timeout;    /* defaults.timeout */
     struct conf_limits limits;       /* defaults.limits */
+    struct conf_h2 h2;               /* defaults.h2 */
     uint32_t retries;                /* defaults.retries, default 3 */
     struct conf_frontend *frontends; /* >= 1 */
     size_t nfrontends;

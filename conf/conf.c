@@ -62,7 +62,7 @@ static void conf_parse_admin(struct conf_ctx *x, struct conf *c, const json_t *r
 
 static void conf_parse_defaults(struct conf_ctx *x, struct conf *c, const json_t *root)
 {
-    static const char *const keys[] = { "timeout", "retries", "limits", NULL };
+    static const char *const keys[] = { "timeout", "retries", "limits", "h2", NULL };
     static const char *const tkeys[] = { "connect", "client", "server", "keepalive",
                                          "http_request", "tunnel", NULL };
     static const char *const lkeys[] = { "request_line", "header_size",
@@ -83,6 +83,7 @@ static void conf_parse_defaults(struct conf_ctx *x, struct conf *c, const json_t
     conf_uint(x, l, lpath, "request_line", 8192, 256, 1u << 20, &c->limits.request_line);
     conf_uint(x, l, lpath, "header_size", 32768, 1024, 1u << 24, &c->limits.header_size);
     conf_uint(x, l, lpath, "header_count", 100, 1, 10000, &c->limits.header_count);
+    conf_parse_h2_defaults(x, c, o, path);
 }
 
 static void conf_parse_cert(struct conf_ctx *x, const json_t *o, const char *path,
@@ -208,12 +209,12 @@ static void conf_parse_binds(struct conf_ctx *x, struct conf_frontend *f,
     }
 }
 
-static void conf_parse_frontend(struct conf_ctx *x, struct conf_frontend *f,
-                                const json_t *fe, const char *path)
+static void conf_parse_frontend(struct conf_ctx *x, const struct conf *c,
+                                struct conf_frontend *f, const json_t *fe, const char *path)
 {
     static const char *const keys[] = { "name", "bind", "tls", "default_backend",
                                         "forwardfor", "set_headers", "accept_proxy",
-                                        "routes", NULL };
+                                        "routes", "http2", "h2", NULL };
     const json_t *routes;
 
     if (!conf_is(x, fe, JSON_OBJECT, path, "an object"))
@@ -234,6 +235,7 @@ static void conf_parse_frontend(struct conf_ctx *x, struct conf_frontend *f,
     conf_parse_set_headers(x, f, fe, path);
     conf_bool(x, fe, path, "accept_proxy", false, &f->accept_proxy);
     conf_parse_routes(x, f, fe, path);
+    conf_parse_h2_frontend(x, c, f, fe, path);
 }
 
 static void conf_parse_health(struct conf_ctx *x, struct conf_health *h,
@@ -499,7 +501,7 @@ static void conf_parse_frontends(struct conf_ctx *x, struct conf *c, const json_
     if (!n || !(c->frontends = conf_calloc(x, "$.frontends", n, sizeof(*c->frontends))))
         return;
     for (size_t i = 0; i < n; i++)
-        conf_parse_frontend(x, &c->frontends[c->nfrontends++], json_array_get(v, i),
+        conf_parse_frontend(x, c, &c->frontends[c->nfrontends++], json_array_get(v, i),
                             conf_idx_path(path, "$.frontends", i));
 }
 

@@ -1,5 +1,5 @@
 /* lb/cli-t.h - a client connection: the socket (plain or TLS), its timer,
- * and the protocol it speaks (HTTP/1.1 in lb/h1c.c). Types only; functions
+ * and the protocol it speaks (HTTP/1.1 in lb/h1c.c, HTTP/2 in lb/h2c.c). Types only; functions
  * in lb/cli.h. */
 #ifndef LXLB_CLI_T_H
 #define LXLB_CLI_T_H
@@ -19,6 +19,7 @@ struct frontend;
 struct proxy;
 struct stream;
 struct cli;
+struct h2c;
 
 /* A protocol spoken on client connections. Each callback may free the
  * connection (cli_free); the caller then touches nothing. */
@@ -33,6 +34,9 @@ struct cli_proto {
     void (*timeout)(struct cli *c, int armed);
     void (*stop)(struct cli *c);            /* graceful stop: finish, take no more requests */
     void (*release)(struct cli *c);         /* the connection is being freed */
+    /* A reload took effect (may be NULL): HTTP/2 sends GOAWAY, so clients
+     * come back to the new settings. */
+    void (*reloaded)(struct cli *c);
 };
 
 enum h1c_state {
@@ -89,6 +93,7 @@ struct cli {
     char client[64];             /* ip:port text, for the log */
     struct cli *prev, *next;     /* the proxy's client connections */
     struct h1c h1;               /* HTTP/1.1 state */
+    struct h2c *h2;              /* HTTP/2 state (lb/h2c-t.h), NULL unless it speaks h2 */
 };
 
 #endif

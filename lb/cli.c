@@ -18,6 +18,7 @@
 #include "lb/ctr.h"
 #include "lb/log.h"
 #include "lb/pp.h"
+#include "lb/h2c.h"
 #include "lb/proxy.h"
 #include "lb/tls.h"
 
@@ -163,7 +164,71 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     c->proto->event(c, what);
 }
 
-/* TLS: until the handshake is done, its outcome is the only event. */
+/* ------------------------------------------------- protocol selection */
+
+static void proto_start(struct cli *c, const struct cli_proto *p)
+{
+    c->proto = p;
+    p->start(c);
+}
+
+/* A plain frontend with http2: the first bytes tell HTTP/2 with prior
+ * knowledge (its preface) from HTTP/1.1, which gets every byte read so far.
+ * Until then the first request's deadline runs, as on HTTP/1.1. */
+static void sniff_read(struct cli *c)
+{
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    size_t n = evbuffer_get_length(in);
+
+    if (n > H2C_PREFACE_LEN)
+        n = H2C_PREFACE_LEN;
+    if (n && memcmp(evbuffer_pullup(in, (ssize_t)n), H2C_PREFACE, n))
+        proto_start(c, &h1c_proto);
+    else if (n == H2C_PREFACE_LEN)
+        proto_start(c, &h2c_proto);
+}
+
+static void sniff_start(struct cli *c)
+{
+    cli_arm(c, 0, c->px->conf->timeout.http_request_ms);
+    if (evbuffer_get_length(bufferevent_get_input(c->bev)))
+        sniff_read(c);
+}
+
+static void sniff_written(struct cli *c) { (void)c; }
+
+static void sniff_event(struct cli *c, short what)
+{
+    /* Bytes then a FIN: HTTP/1.1 answers what came (or logs it as cut). */
+    if ((what & BEV_EVENT_EOF) && !(what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) &&
+        evbuffer_get_length(bufferevent_get_input(c->bev)))
+        proto_start(c, &h1c_proto);
+    else
+        cli_free(c);
+}
+
+static void sniff_timeout(struct cli *c, int armed)
+{
+    (void)armed;
+    cli_free(c); /* nothing came in time: as an idle HTTP/1.1 connection */
+}
+
+static void sniff_stop(struct cli *c) { cli_free(c); }
+static void sniff_release(struct cli *c) { (void)c; }
+
+static const struct cli_proto sniff_proto = {
+    .name = "h2c?",
+    .start = sniff_start,
+    .read = sniff_read,
+    .written = sniff_written,
+    .event = sniff_event,
+    .timeout = sniff_timeout,
+    .stop = sniff_stop,
+    .release = sniff_release,
+};
+
+/* TLS: until the handshake is done, its outcome is the only event; then
+ * ALPN says which protocol. */
 static void handshake_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct cli *c = arg;
@@ -171,8 +236,7 @@ static void handshake_cb(struct bufferevent *bev, short what, void *arg)
     if (what & BEV_EVENT_CONNECTED) {
         cli_disarm(c);
         bufferevent_setcb(bev, read_cb, write_cb, event_cb, c);
-        c->proto = &h1c_proto;
-        c->proto->start(c);
+        proto_start(c, tls_alpn_h2(bev) ? &h2c_proto : &h1c_proto);
         return;
     }
     tls_log_failure(bev, what, c->fe->name, c->client);
@@ -306,8 +370,7 @@ static int cli_attach(struct cli *c, struct bufferevent *bev, bool direct, bool 
         cli_arm(c, HANDSHAKE_STATE, t->client_ms); /* the handshake's deadline */
         return 0;
     }
-    c->proto = &h1c_proto;
-    c->proto->start(c);
+    proto_start(c, c->fe->conf->http2 ? &sniff_proto : &h1c_proto);
     return 0;
 }
 
@@ -471,6 +534,17 @@ void cli_stop_all(struct proxy *px)
             c->proto->stop(c);
         else
             cli_free(c); /* still in its TLS handshake: no request to finish */
+    }
+}
+
+void cli_reloaded(struct proxy *px)
+{
+    struct cli *c = px->clis, *next;
+
+    for (; c; c = next) {
+        next = c->next;
+        if (c->proto && c->proto->reloaded)
+            c->proto->reloaded(c);
     }
 }
 

@@ -1,6 +1,7 @@
 /* lb/cli.h - client connections: accept, the TLS handshake, the protocol's
  * timer, reading and writing, and the close. The protocol itself is
- * lb/h1c.c (HTTP/1.1). */
+ * lb/h1c.c (HTTP/1.1) or lb/h2c.c (HTTP/2: by ALPN on TLS, by its preface
+ * on a plain frontend with http2). */
 #ifndef LXLB_CLI_H
 #define LXLB_CLI_H
 
@@ -29,6 +30,8 @@ struct cli *cli_new(struct frontend *fe, struct bufferevent *bev, const struct s
 void cli_free(struct cli *c);
 /* Graceful stop: idle connections close now, busy ones after their response. */
 void cli_stop_all(struct proxy *px);
+/* A reload took effect: each connection's protocol hears of it. */
+void cli_reloaded(struct proxy *px);
 /* Exit: close every connection. */
 void cli_close_all(struct proxy *px);
 

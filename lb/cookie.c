@@ -139,7 +139,7 @@ bool cookie_set_is(const char *v, size_t len, const char *name, size_t nlen)
     return i < len && v[i] == '=';
 }
 
-void cookie_write_set(struct hbuf *out, const char *v, size_t len, size_t nlen,
+void cookie_set_value(struct hbuf *out, const char *v, size_t len, size_t nlen,
                       const char *srv, bool prefix)
 {
     const char *eq = memchr(v, '=', len); /* cookie_set_is() said there is one */
@@ -149,7 +149,6 @@ void cookie_write_set(struct hbuf *out, const char *v, size_t len, size_t nlen,
 
     while (val < val_end && is_ws(*val))
         val++;
-    HBUF_LIT(out, "Set-Cookie: ");
     while (v < eq && is_ws(*v))
         v++;
     hbuf_add(out, v, nlen);
@@ -161,5 +160,12 @@ void cookie_write_set(struct hbuf *out, const char *v, size_t len, size_t nlen,
     }
     if (semi)
         hbuf_add(out, semi, (size_t)(end - semi));
+}
+
+void cookie_write_set(struct hbuf *out, const char *v, size_t len, size_t nlen,
+                      const char *srv, bool prefix)
+{
+    HBUF_LIT(out, "Set-Cookie: ");
+    cookie_set_value(out, v, len, nlen, srv, prefix);
     HBUF_LIT(out, "\r\n");
 }

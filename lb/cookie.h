@@ -38,5 +38,9 @@ bool cookie_set_is(const char *v, size_t len, const char *name, size_t nlen);
  * (rewrite), attributes kept. */
 void cookie_write_set(struct hbuf *out, const char *v, size_t len, size_t nlen,
                       const char *srv, bool prefix);
+/* The same value alone, without the field name and line end (a header
+ * list that is not HTTP/1 text: lb/forward.h's sinks). */
+void cookie_set_value(struct hbuf *out, const char *v, size_t len, size_t nlen,
+                      const char *srv, bool prefix);
 
 #endif

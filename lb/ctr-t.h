@@ -29,6 +29,12 @@ enum ctr_idx {
     CTR_LAT_0,
     CTR_LAT_LAST = CTR_LAT_0 + 14,
     CTR_LAT_SUM_US,  /* backend: the sum of those response times (us) */
+    CTR_H2_CONNS,    /* frontend: HTTP/2 client connections open now (gauge) */
+    CTR_H2_CONNS_TOTAL, /* frontend: HTTP/2 client connections, ever */
+    CTR_H2_STREAMS,  /* frontend: HTTP/2 streams open now (gauge) */
+    CTR_H2_STREAMS_TOTAL, /* frontend: HTTP/2 streams opened, ever */
+    CTR_H2_ABUSE,    /* frontend: HTTP/2 connections ended for a protocol error or
+                      * a flood (GOAWAY with an error code) */
     CTR_N
 };
 

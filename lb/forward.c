@@ -7,8 +7,14 @@
 
 /* Heads are built here, then handed over in one piece (one loop thread). */
 static __thread struct hbuf scratch; /* per worker thread */
+/* A rewritten Set-Cookie value, on its way to a sink. */
+static __thread struct hbuf cookie_scratch;
 
-void fwd_cleanup(void) { hbuf_free(&scratch); }
+void fwd_cleanup(void)
+{
+    hbuf_free(&scratch);
+    hbuf_free(&cookie_scratch);
+}
 
 /* Is field i one lxlb must not pass on: hop-by-hop, or named by Connection
  * (conn: the first Connection field, -1 when there is none)? Framing fields
@@ -63,8 +69,9 @@ void fwd_request_head(struct evbuffer *out, const struct http_head *req,
     hbuf_str(b, ctx->method);
     HBUF_LIT(b, " ");
     hbuf_add(b, req->buf + req->target, req->target_len);
+    /* An HTTP/2 request goes on as HTTP/1.1. */
     HBUF_LIT(b, " HTTP/1.");
-    hbuf_uint(b, ctx->minor);
+    hbuf_uint(b, ctx->major >= 2 ? 1 : ctx->minor);
     HBUF_LIT(b, "\r\n");
     if (fe->forwardfor)
         for (int i = http_hdr_find(req, "x-forwarded-for", 0); i >= 0;
@@ -126,62 +133,93 @@ static bool sets_cookie(const struct http_head *h, const struct fwd_resp_ctx *ct
     return false;
 }
 
-static void add_inserted_cookie(struct hbuf *b, const struct fwd_resp_ctx *ctx)
+#define SINK_LIT(s, name, v, vlen) (s)->field((s)->arg, name, sizeof(name) - 1, v, vlen)
+
+static void add_inserted_cookie(const struct fwd_sink *s, const struct fwd_resp_ctx *ctx)
 {
-    HBUF_LIT(b, "Set-Cookie: ");
-    hbuf_str(b, ctx->cookie->name);
-    HBUF_LIT(b, "=");
-    hbuf_str(b, ctx->srv_cookie);
-    HBUF_LIT(b, "; path=/");
+    struct hbuf *v = &cookie_scratch;
+
+    v->len = 0;
+    hbuf_str(v, ctx->cookie->name);
+    HBUF_LIT(v, "=");
+    hbuf_str(v, ctx->srv_cookie);
+    HBUF_LIT(v, "; path=/");
     if (ctx->cookie->httponly)
-        HBUF_LIT(b, "; HttpOnly");
+        HBUF_LIT(v, "; HttpOnly");
     if (ctx->cookie->secure)
-        HBUF_LIT(b, "; Secure");
-    HBUF_LIT(b, "\r\n");
+        HBUF_LIT(v, "; Secure");
+    SINK_LIT(s, "Set-Cookie", v->p, v->len);
+    v->len = 0;
 }
 
 /* The persistence cookie on the way out: prefix and rewrite modes edit the
  * server's own Set-Cookie; insert mode owns the cookie, so the server's is
  * dropped and lxlb's added. nocache makes such a response private, so a
- * shared cache never hands one client's cookie to another. */
-static bool rewrite_set_cookie(struct hbuf *out, const struct http_head *h, uint32_t i,
+ * shared cache never hands one client's cookie to another. True when field
+ * i was handled here (passed on rewritten, or dropped). */
+static bool rewrite_set_cookie(const struct fwd_sink *s, const struct http_head *h, uint32_t i,
                                const struct fwd_resp_ctx *ctx, bool nocache)
 {
     const struct conf_cookie *ck = ctx->cookie;
+    struct hbuf *v = &cookie_scratch;
 
     if (nocache && http_hdr_is(h, i, "cache-control"))
         return true;
     if (!is_our_set_cookie(h, i, ck))
         return false;
-    if (ck->mode != CONF_COOKIE_INSERT)
-        cookie_write_set(out, http_hdr_value(h, i), h->hdrs[i].value_len, strlen(ck->name),
+    if (ck->mode != CONF_COOKIE_INSERT) {
+        v->len = 0;
+        cookie_set_value(v, http_hdr_value(h, i), h->hdrs[i].value_len, strlen(ck->name),
                          ctx->srv_cookie, ck->mode == CONF_COOKIE_PREFIX);
+        SINK_LIT(s, "Set-Cookie", v->p, v->len);
+        v->len = 0;
+    }
     return true;
+}
+
+void fwd_response_fields(const struct http_head *resp, const struct fwd_resp_ctx *ctx,
+                         const struct fwd_sink *sink)
+{
+    bool persist = ctx->cookie && ctx->cookie->mode != CONF_COOKIE_NONE && ctx->srv_cookie;
+    bool nocache = persist && ctx->cookie->nocache && sets_cookie(resp, ctx);
+    int conn = http_hdr_find(resp, "connection", 0);
+
+    for (uint32_t i = 0; i < resp->nhdrs; i++) {
+        if (drop_field(resp, i, conn) ||
+            (persist && rewrite_set_cookie(sink, resp, i, ctx, nocache)))
+            continue;
+        sink->field(sink->arg, http_hdr_name(resp, i), resp->hdrs[i].name_len,
+                    http_hdr_value(resp, i), resp->hdrs[i].value_len);
+    }
+    if (persist && ctx->insert)
+        add_inserted_cookie(sink, ctx);
+    if (nocache)
+        SINK_LIT(sink, "Cache-Control", "private", 7);
+}
+
+/* The HTTP/1 text sink: "Name: value\r\n" into the head being built. */
+static void text_field(void *arg, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+    struct hbuf *b = arg;
+
+    hbuf_add(b, name, nlen);
+    HBUF_LIT(b, ": ");
+    hbuf_add(b, value, vlen);
+    HBUF_LIT(b, "\r\n");
 }
 
 void fwd_response_head(struct evbuffer *out, const struct http_head *resp,
                        const struct fwd_resp_ctx *ctx)
 {
-    bool persist = ctx->cookie && ctx->cookie->mode != CONF_COOKIE_NONE && ctx->srv_cookie;
-    bool nocache = persist && ctx->cookie->nocache && sets_cookie(resp, ctx);
     struct hbuf *b = &scratch;
-    int conn = http_hdr_find(resp, "connection", 0);
+    const struct fwd_sink text = { text_field, b };
 
     HBUF_LIT(b, "HTTP/1.1 ");
     hbuf_uint(b, (unsigned)ctx->status);
     HBUF_LIT(b, " ");
     hbuf_add(b, resp->buf + resp->target, resp->target_len);
     HBUF_LIT(b, "\r\n");
-    for (uint32_t i = 0; i < resp->nhdrs; i++) {
-        if (drop_field(resp, i, conn) ||
-            (persist && rewrite_set_cookie(b, resp, i, ctx, nocache)))
-            continue;
-        add_field(b, resp, i);
-    }
-    if (persist && ctx->insert)
-        add_inserted_cookie(b, ctx);
-    if (nocache)
-        HBUF_LIT(b, "Cache-Control: private\r\n");
+    fwd_response_fields(resp, ctx, &text);
     if (ctx->upgrade) {
         HBUF_LIT(b, "Connection: upgrade\r\nUpgrade: ");
         hbuf_add(b, ctx->upgrade, ctx->upgrade_len);

@@ -4,6 +4,7 @@
 #define LXLB_FORWARD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "conf/conf-t.h"
 #include "lb/cookie.h"
@@ -43,6 +44,24 @@ struct fwd_resp_ctx {
     bool insert;            /* insert mode: the client lacks the right cookie */
 };
 
+/* Where the fields of a rewritten response head go: HTTP/1 text
+ * (fwd_response_head) or an HTTP/2 header list (lb/h2c.c). Names are as the
+ * server wrote them; name and value live until field returns. */
+struct fwd_sink {
+    void (*field)(void *arg, const char *name, size_t nlen, const char *value, size_t vlen);
+    void *arg; /* the writer's */
+};
+
+/* The response's fields after the rewrite rules, in order, into sink:
+ * hop-by-hop fields and those named in Connection dropped, the persistence
+ * cookie inserted, prefixed or rewritten, Cache-Control made private for
+ * nocache. Framing fields (Content-Length, Transfer-Encoding) pass as the
+ * server sent them: the writer decides. The rules live here only. */
+void fwd_response_fields(const struct http_head *resp, const struct fwd_resp_ctx *ctx,
+                         const struct fwd_sink *sink);
+
+/* The status line, the fields above as text, and the connection's fields
+ * (keepalive, client_http10) to out. */
 void fwd_response_head(struct evbuffer *out, const struct http_head *resp,
                        const struct fwd_resp_ctx *ctx);
 

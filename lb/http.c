@@ -400,16 +400,22 @@ const char *http_reason(int status)
     }
 }
 
+int http_error_body(char *buf, size_t n, int status)
+{
+    const char *reason = http_reason(status);
+    int len = snprintf(buf, n, "<html><body><h1>%d %s</h1>\n%s.\n</body></html>\n", status,
+                       reason, status == 503 ? "No server is available to handle this request"
+                                             : reason);
+    return len < 0 ? 0 : (size_t)len >= n ? (int)n - 1 : len;
+}
+
 void http_error_page(struct evbuffer *out, int status)
 {
     char body[256];
-    const char *reason = http_reason(status);
-    int n = snprintf(body, sizeof(body),
-                     "<html><body><h1>%d %s</h1>\n%s.\n</body></html>\n", status, reason,
-                     status == 503 ? "No server is available to handle this request"
-                                   : reason);
+    int n = http_error_body(body, sizeof(body), status);
+
     evbuffer_add_printf(out,
                         "HTTP/1.1 %d %s\r\nContent-Type: text/html\r\nContent-Length: %d\r\n"
                         "Cache-Control: no-cache\r\nConnection: close\r\n\r\n%s",
-                        status, reason, n, body);
+                        status, http_reason(status), n, body);
 }

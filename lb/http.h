@@ -102,6 +102,8 @@ bool http_is_end_to_end(const char *name, size_t len);
 bool http_is_hop_by_hop(const char *name, size_t len);
 
 const char *http_reason(int status);
+/* The short HTML body of an error response in buf (n bytes): its length. */
+int http_error_body(char *buf, size_t n, int status);
 /* A short HTML error response with Connection: close. */
 void http_error_page(struct evbuffer *out, int status);
 

@@ -16,6 +16,7 @@
 #include "lb/backend.h"
 #include "lb/ctr.h"
 #include "lb/forward.h"
+#include "lb/h2c.h"
 #include "lb/log.h"
 #include "lb/proxy.h"
 #include "lb/role.h"
@@ -451,8 +452,10 @@ void proxy_free(struct proxy *px)
     free(px->backends);
     stream_cache_free(px);
     stream_lost_cleanup(px);
-    if (px->wid == lb_worker_id) /* this thread's head buffer is this loop's */
+    if (px->wid == lb_worker_id) { /* this thread's head buffer is this loop's */
         fwd_cleanup();
+        h2c_cleanup();
+    }
     if (px->accept_retry)
         event_free(px->accept_retry);
     if (px->grace_timer)

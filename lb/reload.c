@@ -20,6 +20,7 @@
 #include "acme/acme.h"
 #include "conf/conf.h"
 #include "lb/backend.h"
+#include "lb/cli.h"
 #include "lb/log.h"
 #include "lb/notify.h"
 #include "lb/route.h"
@@ -617,6 +618,7 @@ static void plan_apply(struct proxy *px, struct reload_plan *p)
     conf_unref(px->conf);
     px->conf = nc;
     proxy_check_accept(px);
+    cli_reloaded(px); /* HTTP/2 connections GOAWAY, to come back to the new settings */
     p->role.health_changed = p->health_changed;
     px->role->reload_end(px, &p->role);
 }

@@ -67,7 +67,7 @@ static int sc_head(void *arg, int status)
         return stream_refuse(st, 502, WHO_SERVER, PH_WAIT, "101 without an Upgrade request");
     }
     if (status < 200) {
-        if (st->req_minor >= 1)
+        if (st->req_major >= 2 || st->req_minor >= 1) /* HTTP/2 takes 1xx too */
             st->cli->resp_interim(st, status);
         return 0;
     }

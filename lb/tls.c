@@ -23,8 +23,8 @@
  * Policy, as a public HTTPS front end should have it: TLS 1.2 and 1.3 only,
  * the server's cipher order (ECDHE with AES-GCM or ChaCha20 for 1.2,
  * OpenSSL's default 1.3 suites), no compression, no renegotiation, ALPN
- * "http/1.1" only (never h2: we speak HTTP/1.x), resumption by session
- * tickets and by a server-side session cache. */
+ * "h2" (unless the frontend says "http2": false) and "http/1.1",
+ * resumption by session tickets and by a server-side session cache. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -73,6 +73,7 @@ struct tls_ctx {
     size_t ncerts;          /* entries in certs; 0 when every name is tls.acme's */
     struct tls_slot **slots; /* tls.acme names, in conf order (referenced) */
     size_t nslots;          /* entries in slots */
+    bool h2;                /* ALPN offers h2 ("http2", of this generation) */
 };
 
 static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;    /* the registry */
@@ -80,7 +81,7 @@ static pthread_rwlock_t slot_ctx_lock = PTHREAD_RWLOCK_INITIALIZER; /* slot->ctx
 static struct tls_slot *slots;  /* every slot some generation holds */
 
 static int owner_idx = -1; /* ex_data slot of the default SSL_CTX holding its tls_ctx */
-static int conn_idx = -1;  /* ex_data slot marking our client SSLs (for conn_gone) */
+static int conn_idx = -1;  /* ex_data slot of our client SSLs: their tls_ctx (conn_gone, alpn_cb) */
 static pthread_once_t idx_once = PTHREAD_ONCE_INIT;
 
 /* ------------------------------------------------------------ lifetime */
@@ -165,16 +166,21 @@ static void tls_release(void *p) { tls_unref(p); }
 
 /* ------------------------------------------------------------ handshake */
 
-/* ALPN: "http/1.1", else "http/1.0", from the client's list. A client that
- * offers neither (h2 only) gets no ALPN answer rather than a fatal alert,
- * as HAProxy does; it must then speak HTTP/1.1 or go away. */
+/* ALPN: "h2" when the frontend speaks it, else "http/1.1", else
+ * "http/1.0", from the client's list (our order, as HAProxy's). A client
+ * that offers none of these gets no ALPN answer rather than a fatal alert,
+ * as HAProxy does; it must then speak HTTP/1.1 or go away. Whether h2 is
+ * offered is the connection's generation's say (its tls_ctx, in the SSL's
+ * ex_data), not the context's: after SNI the context may be a tls.acme
+ * slot's, shared by every generation. */
 static int alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
                    const unsigned char *in, unsigned int inlen, void *arg)
 {
-    static const char *const ours[] = { "http/1.1", "http/1.0" };
+    static const char *const ours[] = { "h2", "http/1.1", "http/1.0" };
+    const struct tls_ctx *t = SSL_get_ex_data(ssl, conn_idx);
 
-    (void)ssl; (void)arg;
-    for (size_t k = 0; k < sizeof(ours) / sizeof(ours[0]); k++) {
+    (void)arg;
+    for (size_t k = t && t->h2 ? 0 : 1; k < sizeof(ours) / sizeof(ours[0]); k++) {
         size_t len = strlen(ours[k]);
         for (unsigned int i = 0; i < inlen; i += 1u + in[i]) {
             if (i + 1u + in[i] > inlen)
@@ -433,6 +439,7 @@ static struct tls_ctx *tls_load(const struct conf_frontend *cf, char *err, size_
     }
     SSL_CTX_set_tlsext_servername_callback(t->ctx, sni_cb);
     SSL_CTX_set_tlsext_servername_arg(t->ctx, t);
+    t->h2 = cf->http2;
     return t;
 oom:
     snprintf(err, errlen, "frontend %s: cannot set up TLS: out of memory", cf->name);
@@ -500,7 +507,9 @@ struct bufferevent *tls_bev_new(struct tls_ctx *t, struct event_base *base, int 
 
     if (!ssl)
         return NULL;
-    SSL_set_ex_data(ssl, conn_idx, &conn_idx); /* any non-NULL mark */
+    /* Marks our client SSLs (conn_gone), and tells alpn_cb its generation:
+     * the SSL holds t's default context (session_ctx), so t outlives it. */
+    SSL_set_ex_data(ssl, conn_idx, t);
     /* libevent_openssl writes each buffer chunk at once as its own record
      * (the response head, then the body): with Nagle the second waits for
      * the client's delayed ACK, 40 ms per response. Records are large writes
@@ -544,4 +553,15 @@ const char *tls_log_suffix(struct bufferevent *bev, char *buf, size_t n)
         return "";
     snprintf(buf, n, " %s/%s", SSL_get_version(ssl), SSL_get_cipher_name(ssl));
     return buf;
+}
+
+bool tls_alpn_h2(struct bufferevent *bev)
+{
+    SSL *ssl = bufferevent_openssl_get_ssl(bev);
+    const unsigned char *p = NULL;
+    unsigned int n = 0;
+
+    if (ssl)
+        SSL_get0_alpn_selected(ssl, &p, &n);
+    return n == 2 && !memcmp(p, "h2", 2);
 }

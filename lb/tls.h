@@ -10,6 +10,7 @@
 #ifndef LXLB_TLS_H
 #define LXLB_TLS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct bufferevent;
@@ -50,5 +51,8 @@ void tls_log_failure(struct bufferevent *bev, short what, const char *fe, const 
 /* For the access log: " TLSv1.3/TLS_AES_256_GCM_SHA384" on a TLS connection,
  * "" on a plain one. buf (32+ bytes) holds the text when needed. */
 const char *tls_log_suffix(struct bufferevent *bev, char *buf, size_t n);
+
+/* Did the handshake settle on ALPN "h2"? */
+bool tls_alpn_h2(struct bufferevent *bev);
 
 #endif

@@ -13,6 +13,7 @@
 #include "lb/backend.h"
 #include "lb/ctr.h"
 #include "lb/forward.h"
+#include "lb/h2c.h"
 #include "lb/log.h"
 #include "lb/proxy.h"
 #include "lb/reload.h"
@@ -437,6 +438,7 @@ static void *worker_main(void *arg)
     event_base_dispatch(w->base);
     log_detach();
     fwd_cleanup();
+    h2c_cleanup();
     if (m)
         m->type = WK_EXITED;
     inbox_post(&grp->w[0].in, m);

@@ -15,7 +15,8 @@ set -e
 PKGS="build-essential pkg-config libevent-dev libjansson-dev libssl-dev lxc lxc-dev
 rsync node-llhttp apache2 wrk curl python3 python3-pytest iproute2 procps openssl
 chromium systemd man-db groff-base logrotate etcd-server etcd-client prometheus
-clang libclang-rt-14-dev haproxy python3-websockets keepalived pebble"
+clang libclang-rt-14-dev haproxy python3-websockets keepalived pebble libnghttp2-dev
+nghttp2-client python3-h2"
 [ $# -gt 0 ] && PKGS="$*"
 missing=""
 for p in $PKGS; do

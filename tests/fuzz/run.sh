@@ -3,8 +3,10 @@
 # and run them for SECONDS in all (default 60): half for fuzz_request (the
 # request path: lb/h1.c, lb/http.c, lb/forward.c), the other half shared by
 # fuzz_pp (PROXY protocol, lb/pp.c), fuzz_route (routing and redirects,
-# lb/route.c, lb/redirect.c) and fuzz_import (`lxlb import-haproxy`: a whole
-# haproxy.cfg through conf/haproxy*.c, seeds in corpus-import/). Prints
+# lb/route.c, lb/redirect.c), fuzz_import (`lxlb import-haproxy`: a whole
+# haproxy.cfg through conf/haproxy*.c, seeds in corpus-import/) and fuzz_h2
+# (HTTP/2 frames into a real client connection: lb/h2c.c over nghttp2 with
+# the whole request path behind it, all of lb/ built with clang). Prints
 # the executions run; exits non-zero when a fuzzer finds a crash or a broken
 # invariant (the input is saved in build/fuzz/artifacts/; replay it with
 # build/fuzz/fuzz_<target> FILE).
@@ -16,7 +18,7 @@
 #   FUZZ_TARGETS=route tests/fuzz/run.sh --replay FILE...
 #
 # Environment: FUZZ_BUILD (default build/fuzz), FUZZ_CC (default clang),
-# FUZZ_TARGETS (default "request pp route import"; --replay: the first),
+# FUZZ_TARGETS (default "request pp route import h2"; --replay: the first),
 # FUZZ_LLHTTP_STRICT (0/1, default: as the Makefile builds llhttp),
 # FUZZ_CFLAGS (extra compiler flags), FUZZ_JOBS (default 1), FUZZ_MAX_LEN (default 8192), FUZZ_SKIP (checks to
 # skip while a known lxlb bug is open, e.g. "host,xff"; see fuzz_request.c).
@@ -29,7 +31,7 @@ LLHTTP_DIR=${LLHTTP_DIR:-/usr/share/llhttp}
 LLHTTP_INC=${LLHTTP_INC:-/usr/share/include/llhttp}
 JOBS=${FUZZ_JOBS:-1}
 MAX_LEN=${FUZZ_MAX_LEN:-8192}
-read -r -a TARGETS <<<"${FUZZ_TARGETS:-request pp route import}"
+read -r -a TARGETS <<<"${FUZZ_TARGETS:-request pp route import h2}"
 
 replay=()
 if [ "${1:-}" = "--replay" ]; then
@@ -66,7 +68,7 @@ LLHTTP_SRCS=("$LLHTTP_DIR/api.c" "$LLHTTP_DIR/http.c" "$LLHTTP_DIR/llhttp.c")
 
 # Per target: sources, libraries, dictionary, seed corpus, input size.
 target_setup() { # name
-    LIBS="libevent"
+    LIBS="libevent" WHOLE=0
     case "$1" in
     request)
         SRCS=("$ROOT/tests/fuzz/fuzz_request.c" "$ROOT/lb/http.c" "$ROOT/lb/forward.c"
@@ -91,8 +93,16 @@ target_setup() { # name
         LIBS="jansson"
         DICT=$ROOT/tests/fuzz/haproxy.dict SEEDS=$ROOT/tests/fuzz/corpus-import
         CORPUS=$OUT/corpus-import LEN=${FUZZ_MAX_LEN:-16384} ;;
+    h2)
+        # lb/h2c.c needs the client connection, the stream and what they
+        # use: all of lb/ (and conf/, health/, discovery/, admin/), built
+        # object by object (build_whole).
+        SRCS=("$ROOT/tests/fuzz/fuzz_h2.c")
+        LIBS="libevent libevent_openssl jansson openssl lxc libnghttp2" WHOLE=1
+        DICT=$ROOT/tests/fuzz/h2.dict SEEDS=$ROOT/tests/fuzz/corpus-h2
+        CORPUS=$OUT/corpus-h2 LEN=4096 ;;
     *)
-        echo "fuzz: unknown target $1 (request, pp, route, import)" >&2
+        echo "fuzz: unknown target $1 (request, pp, route, import, h2)" >&2
         exit 2 ;;
     esac
     BIN=$OUT/fuzz_$1
@@ -100,19 +110,49 @@ target_setup() { # name
     return 0
 }
 
+# Every source of lxlb but main.c (the Makefile's SRC globs), each compiled
+# once into $OUT/whole/ with the fuzzer's instrumentation (recompiled when it
+# or a header changed); the objects go into WHOLE_OBJS.
+build_whole() {
+    local stamp="$FUZZ_LLHTTP_STRICT ${FUZZ_CFLAGS:-}" src obj globs
+    WHOLE_OBJS=()
+    mkdir -p "$OUT/whole"
+    globs=$(sed -n 's/^SRC *:= *$(wildcard \(.*\))$/\1/p' "$ROOT/Makefile")
+    [ -n "$globs" ] || { echo "fuzz: no SRC line in the Makefile" >&2; exit 2; }
+    # shellcheck disable=SC2086
+    for src in $(cd "$ROOT" && ls $globs) "${LLHTTP_SRCS[@]}"; do
+        case $src in /*) ;; *) src=$ROOT/$src ;; esac
+        [ "$src" = "$ROOT/lb/main.c" ] && continue
+        obj=$OUT/whole/$(echo "${src#"$ROOT"/}" | tr / _).o
+        if [ ! -f "$obj" ] || [ "$(cat "$obj.flags" 2>/dev/null)" != "$stamp" ] ||
+           [ -n "$(find "$src" "$ROOT"/*/*.h -newer "$obj" 2>/dev/null)" ]; then
+            # shellcheck disable=SC2046,SC2086
+            "$CC" -std=gnu11 -g -O1 -D_GNU_SOURCE -DLXLB_VERSION='"fuzz"' -fno-omit-frame-pointer \
+                -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+                ${FUZZ_CFLAGS:-} -DLLHTTP_STRICT_MODE="$FUZZ_LLHTTP_STRICT" -w \
+                -I"$ROOT" -I"$LLHTTP_INC" $(pkg-config --cflags $LIBS) -c -o "$obj" "$src"
+            echo "$stamp" >"$obj.flags"
+        fi
+        WHOLE_OBJS+=("$obj")
+    done
+}
+
 build_target() { # name
     target_setup "$1"
+    WHOLE_OBJS=()
+    [ "$WHOLE" = 1 ] && build_whole
     # Rebuild when a source or this script changed.
     local stamp="$FUZZ_LLHTTP_STRICT ${FUZZ_CFLAGS:-}"
     if [ ! -x "$BIN" ] || [ "$(cat "$BIN.flags" 2>/dev/null)" != "$stamp" ] ||
-       [ -n "$(find "${SRCS[@]}" "$0" -newer "$BIN" 2>/dev/null)" ]; then
+       [ -n "$(find "${SRCS[@]}" "${WHOLE_OBJS[@]}" "$0" -newer "$BIN" 2>/dev/null)" ]; then
         echo "fuzz: building $BIN"
         # shellcheck disable=SC2046,SC2086
         "$CC" -std=gnu11 -g -O1 -D_GNU_SOURCE -fno-omit-frame-pointer \
             -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined ${FUZZ_CFLAGS:-} \
             -DLLHTTP_STRICT_MODE="$FUZZ_LLHTTP_STRICT" \
             -I"$ROOT" -I"$LLHTTP_INC" $([ -n "$LIBS" ] && pkg-config --cflags $LIBS) \
-            -o "$BIN.tmp" "${SRCS[@]}" $([ -n "$LIBS" ] && pkg-config --libs $LIBS) -lpthread
+            -o "$BIN.tmp" "${SRCS[@]}" "${WHOLE_OBJS[@]}" \
+            $([ -n "$LIBS" ] && pkg-config --libs $LIBS) -lpthread
         mv "$BIN.tmp" "$BIN"
         echo "$stamp" >"$BIN.flags"
     fi

@@ -24,6 +24,7 @@ Paths (modes "normal"):
   /status/NNN            that status; 204/304 carry no body (&cl=N adds a
                          Content-Length: N header to a 304, still no body)
   /slow?ms=N             waits N ms, then 200 "backend NAME slow"
+  /page?img=N            200 text/html: a page with N <img> tags (/download?size=64&i=K)
   /setcookie?name=&value= 200 with "Set-Cookie: name=value; Path=/" (default
                          JSESSIONID=app-NAME)
   /hop                   200 with hop-by-hop response headers the proxy must drop
@@ -347,6 +348,12 @@ class Handler(socketserver.BaseRequestHandler):
                 return True
             self.send(MALFORMED.get(kind, b"HTTP/1.1 200 OK\r\nX-Unknown-Kind: 1\r\n\r\n"))
             return False
+        elif path == "/page":
+            n = int(q.get("img", "0"))
+            body = ("<!doctype html><html><body><h1>backend %s</h1>\n" % name + "".join(
+                '<img src="/download?size=64&amp;i=%d" width="4" height="4">\n' % i
+                for i in range(n)) + "</body></html>\n").encode()
+            ctype = "text/html"
         elif path == "/slow":
             time.sleep(int(q.get("ms", "1000")) / 1000.0)
             body = ("backend %s slow" % name).encode()

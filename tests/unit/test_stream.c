@@ -29,27 +29,14 @@
 #include "lb/sconn.h"
 #include "lb/server.h"
 #include "lb/stream.h"
+#include "tests/unit/fake_sc.h"
 #include "tests/unit/unit.h"
 
 /* ------------------------------------------------------ fake server side */
 
-#define FAKE_MAGIC 0x5ca1ab1eu
-#define MAX_FAKES 16
-
-struct fake_sc {
-    struct srv_conn sc;        /* what the stream sees */
-    uint32_t magic;            /* FAKE_MAGIC */
-    struct evbuffer *out;      /* what the stream sent */
-    uint32_t soft_ms;          /* the soft deadline it asked for */
-    size_t room;               /* request bytes it can take */
-    int sends;                 /* requests sent on it */
-    int body_ends;             /* sconn_body_end calls */
-    bool released, reuse, freed, orphan, resumed;
-};
-
 static bool fake_on;                    /* wrappers fake (true) or pass through */
-static struct fake_sc *fakes[MAX_FAKES]; /* connections made, in order */
-static int nfakes;
+struct fake_sc *fakes[MAX_FAKES]; /* connections made, in order */
+int nfakes;
 static int fail_next_connect;           /* errno for the next connect, 0: none */
 static struct fake_sc *pooled;          /* pool_take hands this out once */
 
@@ -227,7 +214,7 @@ struct srv_conn *__wrap_pool_take(struct server *s)
 }
 
 /* What a real connection would do, driven by the test. */
-static void fake_connected(struct fake_sc *f)
+void fake_connected(struct fake_sc *f)
 {
     f->sc.state = SC_READY;
     f->sc.ops->connected(f->sc.owner);
@@ -254,7 +241,7 @@ static void fake_fail(struct fake_sc *f, enum sc_fail why, bool nothing_back)
 
 /* Feed response bytes through the real reader, calling the stream as
  * lb/sconn.c does. */
-static void fake_respond(struct fake_sc *f, const char *bytes)
+void fake_respond(struct fake_sc *f, const char *bytes)
 {
     struct srv_conn *c = &f->sc;
     struct evbuffer *in = evbuffer_new(), *payload = evbuffer_new();
@@ -441,13 +428,6 @@ static const struct stream_cli_ops fc_ops = {
 
 /* ----------------------------------------------------------------- setup */
 
-struct bed {
-    struct proxy *px;
-    struct backend *be;
-    struct frontend *fe;
-    char logpath[64];
-};
-
 static const char *const BED_JSON =
     "{ \"defaults\": { \"timeout\": { \"connect\": \"5s\", \"client\": \"%s\","
     "                                  \"http_request\": \"%s\", \"keepalive\": \"%s\" },"
@@ -459,14 +439,7 @@ static const char *const BED_JSON =
     "      { \"name\": \"s2\", \"address\": \"127.0.0.1:9002\" },"
     "      { \"name\": \"s3\", \"address\": \"127.0.0.1:9003\" } ] } ] }";
 
-struct bed_opts {
-    int retries;            /* backend retries */
-    bool no_redispatch;     /* redispatch false */
-    int nservers;           /* servers kept (1-3) */
-    const char *client, *http_request, *keepalive; /* timeouts, NULL: 5s */
-};
-
-static struct bed bed_up(struct bed_opts o)
+struct bed bed_up(struct bed_opts o)
 {
     struct bed b = { 0 };
     char json[2048], err[CONF_ERRLEN];
@@ -504,7 +477,7 @@ static struct bed bed_up(struct bed_opts o)
     return b;
 }
 
-static void bed_down(struct bed *b)
+void bed_down(struct bed *b)
 {
     if (live) { /* a test that left its exchange in flight */
         stream_client_gone(live, 'K', '-');
@@ -530,7 +503,7 @@ static void bed_down(struct bed *b)
 }
 
 /* The last access-log line written. */
-static const char *last_log_line(struct bed *b)
+const char *last_log_line(struct bed *b)
 {
     static char line[1024];
     FILE *f;

@@ -225,16 +225,6 @@ static void h1_written(struct cli *c)
     }
 }
 
-static char phase_of(const struct stream *st)
-{
-    switch (st->state) {
-    case ST_HEAD: return PH_HEAD;
-    case ST_CONNECT: return st->req_done ? PH_CONNECT : PH_BODY;
-    case ST_WAIT: return st->req_done ? PH_WAIT : PH_BODY;
-    default: return PH_DATA;
-    }
-}
-
 /* The client closed its side, reset, or stopped reading. */
 static void h1_event(struct cli *c, short what)
 {
@@ -262,7 +252,7 @@ static void h1_event(struct cli *c, short what)
             return;
         if (st) {
             stream_client_gone(st, what & BEV_EVENT_TIMEOUT ? WHO_CLIENT_TMO : WHO_CLIENT,
-                               phase_of(st));
+                               stream_phase(st));
             stream_log(st);
             h1c_end_stream(c);
         }

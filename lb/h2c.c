@@ -187,16 +187,6 @@ static void want_send(struct h2c *h2)
 
 /* --------------------------------------------------------------- streams */
 
-static char phase_of(const struct stream *st)
-{
-    switch (st->state) {
-    case ST_HEAD: return PH_HEAD;
-    case ST_CONNECT: return st->req_done ? PH_CONNECT : PH_BODY;
-    case ST_WAIT: return st->req_done ? PH_WAIT : PH_BODY;
-    default: return PH_DATA;
-    }
-}
-
 /* The exchange is over: count, log and free it (s lives on until nghttp2
  * closes the HTTP/2 stream). */
 static void end_exchange(struct h2s *s)
@@ -223,7 +213,7 @@ static void cut_exchange(struct h2s *s, char who)
     if (!s->st)
         return;
     if (s->st->state != ST_DONE)
-        stream_client_gone(s->st, who, phase_of(s->st));
+        stream_client_gone(s->st, who, stream_phase(s->st));
     end_exchange(s);
 }
 

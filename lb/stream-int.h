@@ -5,6 +5,7 @@
 #define LXLB_STREAM_INT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "lb/dispatch.h"
@@ -17,12 +18,13 @@ struct conf_timeouts;
 int64_t st_now_us(const struct stream *st);
 const struct conf_timeouts *st_tmo(const struct stream *st);
 
-/* Its server connection closed and forgotten; its place on its server's
- * waiting and tunnel lists, and on the proxy's lost queue, given up. */
+/* Its server connection closed and forgotten. Its places on lists (off: the
+ * link, ST_SRV_LINK or ST_LOST_LINK), joined and left. */
 void st_drop_sconn(struct stream *st);
-void st_waiting_del(struct stream *st);
-void st_tunnels_del(struct stream *st);
-void st_lost_del(struct stream *st);
+#define ST_SRV_LINK offsetof(struct stream, srv_link)   /* srv->waiting or ->tunnels */
+#define ST_LOST_LINK offsetof(struct stream, lost_link) /* px->lost */
+void st_list_add(struct stream **head, struct stream *st, size_t off);
+void st_list_del(struct stream *st, size_t off);
 
 /* The request's head to its ready server connection, then its body as the
  * connection takes it (the client paused while it is full). */

@@ -40,7 +40,7 @@ static int resp_head_final(struct stream *st, int status)
     llhttp_t *p = &st->sc->resp.parser;
 
     st->t_resp_us = st_now_us(st);
-    st_waiting_del(st);
+    st_list_del(st, ST_SRV_LINK);
     st->status = status;
     st->resp_body = st->sc->resp.body;
     st->resp_keepalive = llhttp_should_keep_alive(p) && st->resp_body != H1_BODY_EOF &&
@@ -221,7 +221,7 @@ static void lost_cb(evutil_socket_t fd, short what, void *arg)
 
     (void)fd; (void)what;
     while ((st = px->lost)) {
-        st_lost_del(st);
+        st_list_del(st, ST_LOST_LINK);
         lost_verdict(st);
     }
 }
@@ -230,26 +230,21 @@ static void lost_add(struct stream *st)
 {
     struct proxy *px = st->px;
 
-    if (st->lost || !px->lost_ev)
+    if (st->lost_link.head || !px->lost_ev)
         return;
-    st->lost = true;
-    st->lprev = NULL;
-    st->lnext = px->lost;
-    if (px->lost)
-        px->lost->lprev = st;
-    px->lost = st;
+    st_list_add(&px->lost, st, ST_LOST_LINK);
     event_active(px->lost_ev, EV_TIMEOUT, 0);
 }
 
 void stream_server_lost(struct server *srv)
 {
-    for (struct stream *st = srv->waiting; st; st = st->wnext)
+    for (struct stream *st = srv->waiting; st; st = st->srv_link.next)
         lost_add(st);
 }
 
 void stream_server_gone(struct server *srv)
 {
-    for (struct stream *st = srv->tunnels; st; st = st->tnext)
+    for (struct stream *st = srv->tunnels; st; st = st->srv_link.next)
         lost_add(st);
 }
 

@@ -102,6 +102,13 @@ struct stream_cli_ops {
     const char *(*tls_suffix)(struct stream *st, char *buf, size_t n);
 };
 
+/* A stream's place on one list: doubly linked and knowing its head, so
+ * leaving it needs nothing else. */
+struct st_link {
+    struct stream *prev, *next; /* neighbours on the list */
+    struct stream **head;       /* the list it is on, NULL: none */
+};
+
 struct stream {
     struct proxy *px;              /* owner loop */
     struct frontend *fe;           /* accepted by (the client side holds a reference) */
@@ -120,12 +127,10 @@ struct stream {
     bool req_done;                 /* the whole request reached the server's buffer */
     bool resp_keepalive;           /* the server allows reusing its connection */
     bool conn_reused;              /* the request went on a pooled connection */
-    bool lost;                     /* queued: its server went away (proxy's lost list) */
     bool upgrade;                  /* the request asks for an Upgrade (Connection: upgrade
                                     * and Upgrade, no body): a 101 opens a tunnel */
     enum conf_send_proxy send_proxy; /* the PROXY header its server connections start
                                       * with (none: pooled connections may serve it) */
-    struct evbuffer *buf;          /* payload on its way (request body, then response) */
 
     struct backend *be;            /* where it was routed (referenced), NULL before */
     struct server *srv;            /* chosen server (referenced), NULL before */
@@ -146,12 +151,12 @@ struct stream {
     char who, phase;               /* termination code (enum st_who, enum st_phase) */
     const char *why;               /* a refusal's reason, for the log (static text) */
 
-    struct stream *wprev, *wnext;  /* srv->waiting: streams bound to srv, nothing back yet */
-    struct stream *tprev, *tnext;  /* srv->tunnels: its open tunnels (closed when it stops) */
+    struct st_link srv_link;       /* on srv->waiting (bound to srv, nothing back yet) or,
+                                    * after a 101, on srv->tunnels (closed when it stops) */
     struct evbuffer *cin, *cout;   /* ST_TUNNEL: the client connection's input and output */
     struct event *tunnel_timer;    /* ST_TUNNEL: timeout.tunnel, for idle both ways */
     int64_t tunnel_last_us;        /* ST_TUNNEL: the last byte moved (monotonic us) */
-    struct stream *lprev, *lnext;  /* px->lost: queued for a server-lost verdict */
+    struct st_link lost_link;      /* on px->lost: queued for a server-lost verdict */
     struct stream *next_free;      /* the proxy's recycled streams */
 };
 

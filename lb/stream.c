@@ -56,12 +56,7 @@ struct stream *stream_new(struct proxy *px, struct frontend *fe,
     if (st) {
         px->free_streams = st->next_free;
         px->nfree_streams--;
-    } else if ((st = calloc(1, sizeof(*st)))) {
-        if (!(st->buf = evbuffer_new())) {
-            free(st);
-            return NULL;
-        }
-    } else {
+    } else if (!(st = calloc(1, sizeof(*st)))) {
         return NULL;
     }
     st->px = px;
@@ -85,70 +80,44 @@ struct stream *stream_new(struct proxy *px, struct frontend *fe,
     return st;
 }
 
-/* st is bound to srv and nothing came back yet: srv going away must find it. */
-static void waiting_add(struct stream *st)
+static struct st_link *link_at(struct stream *st, size_t off)
 {
-    struct server *s = st->srv;
-
-    st->wprev = NULL;
-    st->wnext = s->waiting;
-    if (s->waiting)
-        s->waiting->wprev = st;
-    s->waiting = st;
+    return (struct st_link *)((char *)st + off);
 }
 
-void st_waiting_del(struct stream *st)
+void st_list_add(struct stream **head, struct stream *st, size_t off)
 {
-    struct server *s = st->srv;
+    struct st_link *l = link_at(st, off);
 
-    if (!s || !(st->wprev || st->wnext || s->waiting == st))
-        return;
-    if (st->wprev)
-        st->wprev->wnext = st->wnext;
-    else
-        s->waiting = st->wnext;
-    if (st->wnext)
-        st->wnext->wprev = st->wprev;
-    st->wprev = st->wnext = NULL;
+    l->prev = NULL;
+    l->next = *head;
+    l->head = head;
+    if (*head)
+        link_at(*head, off)->prev = st;
+    *head = st;
 }
 
-void st_lost_del(struct stream *st)
+void st_list_del(struct stream *st, size_t off)
 {
-    struct proxy *px = st->px;
+    struct st_link *l = link_at(st, off);
 
-    if (!st->lost)
+    if (!l->head)
         return;
-    if (st->lprev)
-        st->lprev->lnext = st->lnext;
+    if (l->prev)
+        link_at(l->prev, off)->next = l->next;
     else
-        px->lost = st->lnext;
-    if (st->lnext)
-        st->lnext->lprev = st->lprev;
-    st->lprev = st->lnext = NULL;
-    st->lost = false;
-}
-
-void st_tunnels_del(struct stream *st)
-{
-    struct server *s = st->srv;
-
-    if (!s || !(st->tprev || st->tnext || s->tunnels == st))
-        return;
-    if (st->tprev)
-        st->tprev->tnext = st->tnext;
-    else
-        s->tunnels = st->tnext;
-    if (st->tnext)
-        st->tnext->tprev = st->tprev;
-    st->tprev = st->tnext = NULL;
+        *l->head = l->next;
+    if (l->next)
+        link_at(l->next, off)->prev = l->prev;
+    l->prev = l->next = NULL;
+    l->head = NULL;
 }
 
 static void unbind_server(struct stream *st)
 {
     if (!st->srv)
         return;
-    st_waiting_del(st);
-    st_tunnels_del(st);
+    st_list_del(st, ST_SRV_LINK);
     ctr_dec(st->srv->ctr, CTR_ACTIVE);
     srv_unref(st->srv);
     st->srv = NULL;
@@ -162,8 +131,9 @@ static void bind_server(struct stream *st, struct server *srv)
         srv_ref(srv);
         ctr_inc(srv->ctr, CTR_ACTIVE);
     }
-    st_waiting_del(st);
-    waiting_add(st);
+    /* Bound, nothing back yet: srv going away must find it. */
+    st_list_del(st, ST_SRV_LINK);
+    st_list_add(&srv->waiting, st, ST_SRV_LINK);
     srv_set_add(&st->tried, srv);
 }
 
@@ -190,37 +160,32 @@ void stream_free(struct stream *st)
     struct proxy *px = st->px;
 
     st_drop_sconn(st);
-    st_lost_del(st);
+    st_list_del(st, ST_LOST_LINK);
     unbind_server(st);
     srv_set_clear(&st->tried);
     if (st->tunnel_timer)
         evtimer_del(st->tunnel_timer); /* kept with the stream for the next tunnel */
     if (st->be)
         be_unref(st->be);
-    evbuffer_drain(st->buf, (size_t)-1);
     if (px->nfree_streams >= STREAM_CACHE_MAX) {
         http_head_free(&st->req);
         http_head_free(&st->resp);
-        evbuffer_free(st->buf);
         if (st->tunnel_timer)
             event_free(st->tunnel_timer);
         free(st);
         return;
     }
-    /* Keep the head arenas, the buffer and the tunnel timer: no malloc per
-     * request. An arena a large head grew is given back: kept, a burst of
+    /* Keep the head arenas and the tunnel timer: no malloc per request. An arena a large head grew is given back: kept, a burst of
      * large heads would pin up to 64 KiB per cached stream, and the pages
      * around them (measured: 11.5 MB at rest after 3000 12 KB heads, 7.6 MB
      * without the cache). */
     shrink_head(&st->req);
     shrink_head(&st->resp);
     struct http_head req = st->req, resp = st->resp;
-    struct evbuffer *buf = st->buf;
     struct event *tt = st->tunnel_timer;
     memset(st, 0, sizeof(*st));
     st->req = req;
     st->resp = resp;
-    st->buf = buf;
     st->tunnel_timer = tt;
     http_head_reset(&st->req);
     http_head_reset(&st->resp);
@@ -237,7 +202,6 @@ void stream_cache_free(struct proxy *px)
         px->free_streams = st->next_free;
         http_head_free(&st->req);
         http_head_free(&st->resp);
-        evbuffer_free(st->buf);
         if (st->tunnel_timer)
             event_free(st->tunnel_timer);
         free(st);
@@ -254,11 +218,21 @@ int stream_refuse(struct stream *st, int status, char who, char phase, const cha
     if (why)
         st->why = why;
     st_drop_sconn(st);
-    st_waiting_del(st);
+    st_list_del(st, ST_SRV_LINK);
     if (st->state == ST_RESP)
         return st->cli->abort(st); /* bytes went out: an error can only cut */
     st->state = ST_DONE;
     return st->cli->answer(st, status);
+}
+
+char stream_phase(const struct stream *st)
+{
+    switch (st->state) {
+    case ST_HEAD: return PH_HEAD;
+    case ST_CONNECT: return st->req_done ? PH_CONNECT : PH_BODY;
+    case ST_WAIT: return st->req_done ? PH_WAIT : PH_BODY;
+    default: return PH_DATA;
+    }
 }
 
 void stream_client_gone(struct stream *st, char who, char phase)
@@ -266,7 +240,7 @@ void stream_client_gone(struct stream *st, char who, char phase)
     st->who = who;
     st->phase = phase;
     st_drop_sconn(st);
-    st_waiting_del(st);
+    st_list_del(st, ST_SRV_LINK);
     st->state = ST_DONE;
 }
 
@@ -281,6 +255,10 @@ static enum cookie_req_action cookie_action(const struct conf_cookie *ck)
     return COOKIE_REQ_KEEP;
 }
 
+/* Request payload on its way from a client side to a server connection,
+ * moved on at once: one per loop, not one per stream. */
+static __thread struct evbuffer *body_scratch;
+
 /* Move request body from the client to the server, as far as the server's
  * buffer allows; the client is paused while it is full. */
 int st_pump_request(struct stream *st)
@@ -291,9 +269,11 @@ int st_pump_request(struct stream *st)
             st->cli->req_pause(st, true);
             return 0;
         }
-        enum h1_res r = st->cli->req_body(st, st->buf, room);
-        size_t moved = evbuffer_get_length(st->buf);
-        sconn_body(st->sc, st->buf);
+        if (!body_scratch && !(body_scratch = evbuffer_new()))
+            return stream_refuse(st, 503, WHO_RESOURCE, PH_BODY, "out of memory");
+        enum h1_res r = st->cli->req_body(st, body_scratch, room);
+        size_t moved = evbuffer_get_length(body_scratch);
+        sconn_body(st->sc, body_scratch);
         if (r == H1_ERR)
             return stream_refuse(st, 400, WHO_PROXY, PH_BODY, NULL);
         if (r == H1_EOF) {

@@ -37,6 +37,9 @@ void stream_resp_drained(struct stream *st);
 /* lxlb refuses the request with status (who and phase say why; st->why may
  * carry the reason); the client side answers and closes. */
 int stream_refuse(struct stream *st, int status, char who, char phase, const char *why);
+/* Where it stands, as a termination code's phase (enum st_phase): what a
+ * client side says when the client goes away. */
+char stream_phase(const struct stream *st);
 /* The client went away (or timed out) in phase: no answer is possible. The
  * server side is dropped; the client side logs and frees it. */
 void stream_client_gone(struct stream *st, char who, char phase);

@@ -57,7 +57,7 @@ void st_tunnel_end(struct stream *st, char who, const char *why)
     if (why)
         st->why = why;
     evtimer_del(st->tunnel_timer);
-    st_tunnels_del(st);
+    st_list_del(st, ST_SRV_LINK);
     st_drop_sconn(st);
     st->state = ST_DONE;
     st->cli->resp_done(st);
@@ -119,7 +119,7 @@ int st_tunnel_start(struct stream *st)
     ctx.upgrade = http_hdr_value(h, (uint32_t)up);
     ctx.upgrade_len = h->hdrs[up].value_len;
     st->t_resp_us = st_now_us(st);
-    st_waiting_del(st);
+    st_list_del(st, ST_SRV_LINK);
     st->status = 101;
     st->resp_body = H1_BODY_NONE;
     st->state = ST_TUNNEL;
@@ -127,11 +127,7 @@ int st_tunnel_start(struct stream *st)
     st->cli->flush(st); /* the 101 goes now: the client waits for it to speak */
     st->cli->tunnel(st, &st->cin, &st->cout);
     sconn_tunnel(st->sc);
-    st->tprev = NULL;
-    st->tnext = st->srv->tunnels;
-    if (st->srv->tunnels)
-        st->srv->tunnels->tprev = st;
-    st->srv->tunnels = st;
+    st_list_add(&st->srv->tunnels, st, ST_SRV_LINK);
     st->tunnel_last_us = ctr_mono_us();
     evtimer_add(st->tunnel_timer, &tv);
     st_tunnel_move(st); /* what came behind the 101, and what the client sent early */

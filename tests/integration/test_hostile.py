@@ -743,7 +743,9 @@ def test_memory_returned_after_a_burst(backend, lxlb, request):
     is pinned by small blocks the burst left in use among the freed ones:
     recycled transactions and libevent's per-descriptor entries. One loop:
     with workers: 2 less comes back (see the issue 16 report), so the bound
-    is for the default."""
+    is for the default. With the request path of issue 17: 6.9 MB before,
+    21 MB at the peak, 12.9-15.3 MB after (half of the growth back); the bound
+    asks for a quarter, which glibc alone (nothing back) never gives."""
     b = backend("R")
     cfg = make_config({"be": [b]})
     cfg["global"] = {"workers": 1}
@@ -778,7 +780,7 @@ def test_memory_returned_after_a_burst(backend, lxlb, request):
     after = idle_rss_kb(lx, limit=6.0)
     print("burst of %d connections: RSS %d KB before, %d KB at the peak, %d KB after" % (
         n, base, peak, after))
-    assert after - base < (peak - base) * 2 // 3, (
+    assert after - base < (peak - base) * 3 // 4, (
         "RSS %d KB before, %d KB at the peak, %d KB once the clients left: "
         "the burst's memory was kept" % (base, peak, after))
     lx.assert_serving()

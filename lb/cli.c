@@ -454,7 +454,8 @@ static void pp_read_cb(evutil_socket_t fd, short what, void *arg)
     ssize_t n;
 
     (void)what;
-    memcpy(peek, pp->buf, pp->len);
+    if (pp->len)
+        memcpy(peek, pp->buf, pp->len); /* (never from a NULL buffer, even 0 bytes) */
     n = recv(fd, peek + pp->len, sizeof(peek) - pp->len, MSG_PEEK);
     if (n == 0) {
         pp_fail(c, "the connection closed before a whole header");

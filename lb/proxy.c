@@ -20,6 +20,7 @@
 #include "lb/log.h"
 #include "lb/proxy.h"
 #include "lb/role.h"
+#include "lb/sconn.h"
 #include "lb/server.h"
 #include "lb/cli.h"
 #include "lb/stream.h"
@@ -455,6 +456,8 @@ void proxy_free(struct proxy *px)
     if (px->wid == lb_worker_id) { /* this thread's head buffer is this loop's */
         fwd_cleanup();
         h2c_cleanup();
+        stream_thread_cleanup();
+        sconn_thread_cleanup();
     }
     if (px->accept_retry)
         event_free(px->accept_retry);

@@ -40,6 +40,13 @@ static const char *be_name(const struct server *s)
 
 /* ------------------------------------------------------------- lifetime */
 
+void sconn_thread_cleanup(void)
+{
+    if (scratch)
+        evbuffer_free(scratch);
+    scratch = NULL;
+}
+
 void sconn_free(struct srv_conn *c)
 {
     if (!c)

@@ -57,5 +57,7 @@ void sconn_flush(struct srv_conn *c);
 void sconn_release(struct srv_conn *c, bool reuse, uint32_t idle_ms);
 /* Close now (from any state). */
 void sconn_free(struct srv_conn *c);
+/* Free this thread's scratch buffer (a loop's thread ending). */
+void sconn_thread_cleanup(void);
 
 #endif

@@ -25,6 +25,10 @@
 #include "lb/stream.h"
 #include "lb/stream-int.h"
 
+/* Request payload on its way from a client side to a server connection,
+ * moved on at once: one per loop, not one per stream. */
+static __thread struct evbuffer *body_scratch;
+
 #define STREAM_CACHE_MAX 256   /* recycled streams kept per loop */
 #define REASON_MAX 512         /* bytes of a response reason phrase */
 #define CONNECT_SOFT_MS 1000   /* a connect unanswered this long is given up on when
@@ -194,6 +198,13 @@ void stream_free(struct stream *st)
     px->nfree_streams++;
 }
 
+void stream_thread_cleanup(void)
+{
+    if (body_scratch)
+        evbuffer_free(body_scratch);
+    body_scratch = NULL;
+}
+
 void stream_cache_free(struct proxy *px)
 {
     struct stream *st;
@@ -254,10 +265,6 @@ static enum cookie_req_action cookie_action(const struct conf_cookie *ck)
         return COOKIE_REQ_REMOVE;
     return COOKIE_REQ_KEEP;
 }
-
-/* Request payload on its way from a client side to a server connection,
- * moved on at once: one per loop, not one per stream. */
-static __thread struct evbuffer *body_scratch;
 
 /* Move request body from the client to the server, as far as the server's
  * buffer allows; the client is paused while it is full. */

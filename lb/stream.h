@@ -23,6 +23,8 @@ struct stream *stream_new(struct proxy *px, struct frontend *fe,
 void stream_free(struct stream *st);
 /* Free the cache (exit). */
 void stream_cache_free(struct proxy *px);
+/* Free this thread's scratch buffer (a loop's thread ending). */
+void stream_thread_cleanup(void);
 
 /* The request head is complete (its time, for the log). */
 void stream_head_parsed(struct stream *st);

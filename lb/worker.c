@@ -17,7 +17,9 @@
 #include "lb/log.h"
 #include "lb/proxy.h"
 #include "lb/reload.h"
+#include "lb/sconn.h"
 #include "lb/server.h"
+#include "lb/stream.h"
 #include "lb/worker-t.h"
 #include "lb/worker.h"
 
@@ -439,6 +441,8 @@ static void *worker_main(void *arg)
     log_detach();
     fwd_cleanup();
     h2c_cleanup();
+    stream_thread_cleanup();
+    sconn_thread_cleanup();
     if (m)
         m->type = WK_EXITED;
     inbox_post(&grp->w[0].in, m);

@@ -94,7 +94,7 @@ target_setup() { # name
         DICT=$ROOT/tests/fuzz/haproxy.dict SEEDS=$ROOT/tests/fuzz/corpus-import
         CORPUS=$OUT/corpus-import LEN=${FUZZ_MAX_LEN:-16384} ;;
     h2)
-        # lb/h2c.c needs the client connection, the stream and what they
+        # lb/h2c*.c need the client connection, the stream and what they
         # use: all of lb/ (and conf/, health/, discovery/, admin/), built
         # object by object (build_whole).
         SRCS=("$ROOT/tests/fuzz/fuzz_h2.c")

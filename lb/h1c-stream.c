@@ -98,8 +98,7 @@ static void st_req_pause(struct stream *st, bool paused)
 
 static bool close_after(struct cli *c, const struct stream *st)
 {
-    return !c->h1.keepalive || (st->be && st->be->conf->http_close) ||
-           st->resp_body == H1_BODY_EOF ||
+    return !c->h1.keepalive || st->resp_body == H1_BODY_EOF ||
            c->px->stopping || (c->eof && evbuffer_get_length(h1c_in(c)) == 0);
 }
 

@@ -24,6 +24,10 @@ void st_waiting_del(struct stream *st);
 void st_tunnels_del(struct stream *st);
 void st_lost_del(struct stream *st);
 
+/* A new server connection per request, as HAProxy 2.6's option httpclose:
+ * set on the backend (the server side only), or on the frontend (both). */
+bool st_server_close(const struct stream *st);
+
 /* The request's head to its ready server connection, then its body as the
  * connection takes it (the client paused while it is full). */
 int st_send_request(struct stream *st);

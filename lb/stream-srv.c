@@ -44,7 +44,7 @@ static int resp_head_final(struct stream *st, int status)
     st->status = status;
     st->resp_body = st->sc->resp.body;
     st->resp_keepalive = llhttp_should_keep_alive(p) && st->resp_body != H1_BODY_EOF &&
-                         !cb->http_close;
+                         !st_server_close(st);
     struct fwd_resp_ctx ctx = {
         .status = status,
         .cookie = ck,

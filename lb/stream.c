@@ -342,6 +342,11 @@ static const char *upgrade_asked(const struct stream *st, size_t *len)
     return NULL;
 }
 
+bool st_server_close(const struct stream *st)
+{
+    return st->be->conf->http_close || st->fe->conf->http_close;
+}
+
 /* The server connection is ready: send the head, then the body as it comes. */
 int st_send_request(struct stream *st)
 {
@@ -352,7 +357,7 @@ int st_send_request(struct stream *st)
         .minor = st->req_minor,
         .fe = st->fe->conf,
         .client_ip = NULL,
-        .close = cb->http_close,
+        .close = st_server_close(st),
         .cookie_name = cb->cookie.mode ? cb->cookie.name : NULL,
         .cookie_act = cookie_action(&cb->cookie),
     };

@@ -31,6 +31,9 @@ bool st_server_close(const struct stream *st);
 /* The request's head to its ready server connection, then its body as the
  * connection takes it (the client paused while it is full). */
 int st_send_request(struct stream *st);
+/* Its head went with the connect (sconn_send said 0), and the connect is
+ * done: the request counts from now, its body follows. */
+int st_request_sent(struct stream *st);
 int st_pump_request(struct stream *st);
 /* Try elsewhere (or again) as dispatch says, or answer with its status. */
 int st_retry(struct stream *st, enum disp_why why, char who, const char *text);

@@ -19,7 +19,11 @@
 static void sc_connected(void *arg)
 {
     struct stream *st = arg;
-    st_send_request(st);
+
+    if (st->head_queued)
+        st_request_sent(st); /* the head goes now */
+    else
+        st_send_request(st);
 }
 
 static bool sc_give_up(void *arg)
@@ -116,10 +120,12 @@ static int sc_failed(void *arg, enum sc_fail why, bool nothing_back, const char 
                    why == SC_FAIL_CLOSED ? NULL : text);
         return -1;
     }
-    if (why == SC_FAIL_SLOW)
+    if (why == SC_FAIL_SLOW) {
         st->sc = NULL; /* an orphan now: it is not ours to free */
-    else
+        st->head_queued = false; /* (it dropped the head) */
+    } else {
         st_drop_sconn(st);
+    }
     log_event(LOG_LVL_DEBUG, "server %s/%s (%s): %s", st->be->name, st->srv->name,
               st->srv->addr.text, text);
     switch (why) {

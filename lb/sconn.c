@@ -184,8 +184,11 @@ static evutil_socket_t raw_connect(const struct server *s)
 
     if (fd < 0)
         return -1;
-    if (s->addr.family != AF_UNIX)
+    if (s->addr.family != AF_UNIX) {
+        int zero = 0;
         set_nodelay(fd);
+        setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &zero, sizeof(zero));
+    }
     if (connect(fd, (const struct sockaddr *)&s->addr.ss, s->addr.len) < 0 &&
         errno != EINPROGRESS && errno != EINTR) {
         int e = errno;

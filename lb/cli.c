@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 #include <event2/buffer.h>
@@ -106,6 +107,42 @@ void cli_flush(struct cli *c)
     evbuffer_unfreeze(out, 1);
     evbuffer_write(out, bufferevent_getfd(c->bev)); /* an error shows on the next write */
     evbuffer_freeze(out, 1);
+    if (evbuffer_get_length(out) > 0)
+        bufferevent_enable(c->bev, EV_WRITE);
+}
+
+/* The last bytes before a close, sent with MSG_MORE: the kernel holds them
+ * until the close (or shutdown) that follows at once, whose FIN then leaves
+ * in the same segment instead of one of its own (measured: one TCP segment
+ * fewer per connection closed after its response). Only a close that
+ * follows in the same call may use it: held bytes wait for the next push. */
+void cli_flush_last(struct cli *c)
+{
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    struct evbuffer_iovec v[8];
+    struct iovec iov[8];
+    struct msghdr m = { .msg_iov = iov };
+    int n;
+
+    if (!c->direct || evbuffer_get_length(out) == 0 ||
+        (bufferevent_get_enabled(c->bev) & EV_WRITE)) {
+        cli_flush(c);
+        return;
+    }
+    n = evbuffer_peek(out, -1, NULL, v, 8);
+    if (n > 8)
+        n = 8; /* the rest goes with the bufferevent's writing, pushed */
+    for (int i = 0; i < n; i++) {
+        iov[i].iov_base = v[i].iov_base;
+        iov[i].iov_len = v[i].iov_len;
+    }
+    m.msg_iovlen = (size_t)n;
+    ssize_t w = sendmsg(bufferevent_getfd(c->bev), &m, MSG_MORE | MSG_NOSIGNAL);
+    if (w > 0) {
+        evbuffer_unfreeze(out, 1);
+        evbuffer_drain(out, (size_t)w);
+        evbuffer_freeze(out, 1);
+    }
     if (evbuffer_get_length(out) > 0)
         bufferevent_enable(c->bev, EV_WRITE);
 }

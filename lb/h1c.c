@@ -68,7 +68,7 @@ void h1c_close_after_flush(struct cli *c, bool clean)
     c->h1.keepalive = false;
     c->h1.clean_close = clean;
     cli_read(c, false);
-    cli_flush(c);
+    cli_flush_last(c);
     if (evbuffer_get_length(h1c_out(c)) == 0)
         cli_linger(c, clean);
 }

@@ -275,8 +275,8 @@ for m in "${modes[@]}"; do
                     read -r n _ <<<"$(wrk_n "$CONNS" "$DURATION" "http://127.0.0.1:${PORT[$t]}/")"
                     kill -INT "$pr"; wait "$pr" 2>/dev/null
                     stop "$t"
-                    perf report -i "$W/perf-$t-$m.data" --stdio --no-children --sort dso 2>/dev/null \
-                        | grep -v '^#' | grep -v '^$' | head -n 12 >"$W/perf-$t-$m.dso"
+                    perf report -i "$W/perf-$t-$m.data" --stdio --no-children --sort dso -g none 2>/dev/null \
+                        | grep -v '^$' | head -n 20 >"$W/perf-$t-$m.dso"
                     perf report -i "$W/perf-$t-$m.data" --stdio --no-children --sort sym -g none 2>/dev/null \
                         | grep -v '^#' | grep -v '^$' | head -n 40 >"$W/perf-$t-$m.sym"
                     echo "$m $t perf 1 $n" >>"$RES"
@@ -308,8 +308,17 @@ for r in rows:
         sc[(m, t)] = {k: v / int(r[4]) for k, v in calls.items()}
     elif w == "callgrind" and int(r[4]) > 0:
         cg[(m, t)] = int(r[5]) / int(r[4])
-    elif w == "perf":
-        pf[(m, t)] = True
+    elif w == "perf" and int(r[4]) > 0:
+        # cpu-clock samples: "Event count" is ns on CPU; the dso split says
+        # how much of it was the kernel's.
+        ns, kern = 0, 0.0
+        for line in open(os.path.join(W, f"perf-{t}-{m}.dso")):
+            if "Event count" in line:
+                ns = int(line.split(":")[1].strip())
+            elif "[kernel.kallsyms]" in line:
+                kern = float(line.split("%")[0])
+        n = int(r[4])
+        pf[(m, t)] = (ns / 1000 / n, ns / 1000 / n * kern / 100)
 keys = sorted({k for d in (cpu, sc, cg, pf) for k in d}, key=lambda k: ({"ka": 0, "sclose": 1, "close": 2}.get(k[0], 9), k[1]))
 print("| mode | target | req/s | p99 ms | CPU us/req (user+sys) | TCP segs out/req | syscalls/req | instructions/req |")
 print("|---|---|---:|---:|---:|---:|---:|---:|")
@@ -321,12 +330,21 @@ for k in keys:
           + (f"{med('rps'):,.0f} | {med('p99'):.2f} | {med('usr') + med('sys'):.1f} ({med('usr'):.1f}+{med('sys'):.1f}) | {med('out'):.2f} | " if c else "- | - | - | - | ")
           + (f"{sum(s.values()):.2f} | " if s else "- | ")
           + (f"{cg[k]:,.0f} |" if k in cg else "- |"))
+# A/B: two lxlb builds measured in turns: the median of the per-round
+# differences (the rounds share whatever load the machine had).
+for m in sorted({k[0] for k in cpu}):
+    a, b = cpu.get((m, "lxlb")), cpu.get((m, "lxlb2"))
+    if a and b:
+        d = [(y["usr"] + y["sys"]) - (x["usr"] + x["sys"]) for x, y in zip(a, b)]
+        base = statistics.median(x["usr"] + x["sys"] for x in a)
+        print(f"{m} A/B lxlb2 - lxlb: CPU {statistics.median(d):+.2f} us/req "
+              f"({statistics.median(d) / base * 100:+.1f}%), per round: " + " ".join(f"{x:+.1f}" for x in d))
 for k in keys:
     s = sc.get(k)
     if s:
         print(f"{k[0]} {k[1]} syscalls/req: " + ", ".join(f"{n} {v:.2f}" for n, v in sorted(s.items(), key=lambda x: -x[1]) if v >= 0.01))
 for k in keys:
     if k in pf:
-        print(f"--- perf {k[0]} {k[1]} (dso)")
-        print(open(os.path.join(W, f"perf-{k[1]}-{k[0]}.dso")).read())
+        tot, kern = pf[k]
+        print(f"{k[0]} {k[1]} perf: {tot:.1f} us on CPU per request, kernel {kern:.1f} ({kern / tot * 100:.0f}%), user {tot - kern:.1f}")
 EOF

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 #include <event2/buffer.h>
@@ -102,11 +101,7 @@ void cli_flush(struct cli *c)
     if (!c->direct || evbuffer_get_length(out) == 0 ||
         (bufferevent_get_enabled(c->bev) & EV_WRITE))
         return;
-    /* A bufferevent freezes the start of its output so nobody else drains
-     * it; its own write callback thaws it just like this. */
-    evbuffer_unfreeze(out, 1);
-    evbuffer_write(out, bufferevent_getfd(c->bev)); /* an error shows on the next write */
-    evbuffer_freeze(out, 1);
+    rd_write(out, bufferevent_getfd(c->bev), 0); /* an error shows on the next write */
     if (evbuffer_get_length(out) > 0)
         bufferevent_enable(c->bev, EV_WRITE);
 }
@@ -119,32 +114,15 @@ void cli_flush(struct cli *c)
 void cli_flush_last(struct cli *c)
 {
     struct evbuffer *out = bufferevent_get_output(c->bev);
-    struct evbuffer_iovec v[8];
-    struct iovec iov[8];
-    struct msghdr m = { .msg_iov = iov };
-    int n;
 
     if (!c->direct || evbuffer_get_length(out) == 0 ||
         (bufferevent_get_enabled(c->bev) & EV_WRITE)) {
         cli_flush(c);
         return;
     }
-    n = evbuffer_peek(out, -1, NULL, v, 8);
-    if (n > 8)
-        n = 8; /* the rest goes with the bufferevent's writing, pushed */
-    for (int i = 0; i < n; i++) {
-        iov[i].iov_base = v[i].iov_base;
-        iov[i].iov_len = v[i].iov_len;
-    }
-    m.msg_iovlen = (size_t)n;
-    ssize_t w = sendmsg(bufferevent_getfd(c->bev), &m, MSG_MORE | MSG_NOSIGNAL);
-    if (w > 0) {
-        evbuffer_unfreeze(out, 1);
-        evbuffer_drain(out, (size_t)w);
-        evbuffer_freeze(out, 1);
-    }
+    rd_write(out, bufferevent_getfd(c->bev), MSG_MORE);
     if (evbuffer_get_length(out) > 0)
-        bufferevent_enable(c->bev, EV_WRITE);
+        bufferevent_enable(c->bev, EV_WRITE); /* its writev pushes what MSG_MORE held */
 }
 
 /* Once the last bytes are out, stop sending, and read (and discard) what the

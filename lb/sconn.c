@@ -293,11 +293,7 @@ static void flush_out(struct srv_conn *c)
 
     if (evbuffer_get_length(out) == 0 || (bufferevent_get_enabled(c->bev) & EV_WRITE))
         return;
-    /* A bufferevent freezes the start of its output so nobody else drains
-     * it; its own write callback thaws it just like this. */
-    evbuffer_unfreeze(out, 1);
-    evbuffer_write(out, bufferevent_getfd(c->bev)); /* an error shows on the next write */
-    evbuffer_freeze(out, 1);
+    rd_write(out, bufferevent_getfd(c->bev), 0); /* an error shows on the next write */
     if (evbuffer_get_length(out) > 0)
         bufferevent_enable(c->bev, EV_WRITE);
 }
@@ -330,13 +326,11 @@ static void set_busy(struct srv_conn *c)
 static int send_connecting(struct srv_conn *c)
 {
     struct evbuffer *out = bufferevent_get_output(c->bev);
-    int n;
+    ssize_t n;
 
     c->queued = true;
-    evbuffer_unfreeze(out, 1);
-    n = evbuffer_write(out, bufferevent_getfd(c->bev));
+    n = rd_write(out, bufferevent_getfd(c->bev), 0);
     int e = errno;
-    evbuffer_freeze(out, 1);
     if (n > 0) {
         event_del(c->timer);
         set_busy(c);

@@ -260,7 +260,23 @@ static void handshake_cb(struct bufferevent *bev, short what, void *arg)
 
 /* ------------------------------------------------------------- lifetime */
 
-/* c->client_ip and c->client, from c->src. */
+/* Decimal digits of v at p; returns the end. */
+static char *put_uint(char *p, unsigned v)
+{
+    char t[10];
+    int n = 0;
+
+    do
+        t[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    while (n)
+        *p++ = t[--n];
+    return p;
+}
+
+/* c->client_ip and c->client, from c->src. IPv4, the common case, is
+ * written by hand: inet_ntop and two snprintf cost ~3,400 instructions per
+ * connection (callgrind, httpclose: 8% of lxlb's), this ~100. */
 static void client_name(struct cli *c)
 {
     const struct sockaddr *sa = (const struct sockaddr *)&c->src;
@@ -269,9 +285,19 @@ static void client_name(struct cli *c)
 
     if (sa->sa_family == AF_INET) {
         const struct sockaddr_in *in = (const void *)sa;
-        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
-        port = ntohs(in->sin_port);
-    } else if (sa->sa_family == AF_INET6) {
+        const uint8_t *b = (const uint8_t *)&in->sin_addr;
+        char *p = c->client_ip;
+        for (int i = 0; i < 4; i++) {
+            p = put_uint(p, b[i]);
+            *p++ = i < 3 ? '.' : '\0';
+        }
+        size_t n = (size_t)(p - 1 - c->client_ip);
+        memcpy(c->client, c->client_ip, n);
+        c->client[n] = ':';
+        *put_uint(c->client + n + 1, ntohs(in->sin_port)) = '\0';
+        return;
+    }
+    if (sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const void *)sa;
         inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
         port = ntohs(in6->sin6_port);

@@ -12,6 +12,7 @@
 /* As libevent's default single read: large enough for a body chunk, small
  * enough that a burst of connections does not pin much memory. */
 #define RD_CHUNK 16384
+#define RD_MIN_SPACE 4096 /* free space wanted behind buffered bytes */
 /* An output up to this size in several pieces is made one (a copy) and sent
  * with one send: cheaper in the kernel than writev (see rd_fill). */
 #define RD_SEND_PULLUP 4096
@@ -27,6 +28,16 @@ static void rd_event(struct rd *r, short what)
         eventcb(r->bev, what, arg); /* may free r */
 }
 
+size_t rd_space(const struct evbuffer *in)
+{
+    /* One region: asked for 16 KiB behind bytes already there (half a
+     * request head, a pipelined one), libevent would copy them into a new
+     * 32 KiB chain rather than use the free space after them, once per
+     * read (measured: 3000 clients with half a head, then gone, left 16 MB
+     * of RSS that the readv of two regions did not). */
+    return evbuffer_get_length(in) ? RD_MIN_SPACE : RD_CHUNK;
+}
+
 /* One recv into reserved space; < 0 with errno set. recv on one region,
  * not readv: readv goes through the file layer (fdget_pos, vfs_readv,
  * sock_read_iter, the iovec copied in) before it reaches the socket, which
@@ -40,7 +51,7 @@ static ssize_t rd_fill(struct rd *r, evutil_socket_t fd)
 
     /* A bufferevent freezes the end of its input against other writers. */
     evbuffer_unfreeze(in, 0);
-    if (evbuffer_reserve_space(in, RD_CHUNK, v, 1) != 1) {
+    if (evbuffer_reserve_space(in, rd_space(in), v, 1) != 1) {
         evbuffer_freeze(in, 0);
         errno = ENOMEM;
         return -1;

@@ -14,6 +14,7 @@
 #define LXLB_RD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/time.h>
 #include <sys/types.h>
 #include <event2/util.h>
@@ -37,6 +38,10 @@ void rd_off(struct rd *r);
 void rd_timeout(struct rd *r, const struct timeval *tv);
 /* Before the bufferevent is freed (it closes the socket). */
 void rd_free(struct rd *r);
+
+/* How much to reserve in an input for one read (a region of at least
+ * this, maybe more: the free space of its last chain). */
+size_t rd_space(const struct evbuffer *in);
 
 /* Write what out holds to fd now (a bufferevent's output: thawed for the
  * call), with send(2) flags: one send when it is in one piece or small, else

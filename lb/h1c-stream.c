@@ -260,7 +260,7 @@ static void st_tunnel(struct stream *st, struct evbuffer **in, struct evbuffer *
 
     h1c_set_state(c, H1C_TUNNEL);
     c->h1.keepalive = false;
-    bufferevent_set_timeouts(c->bev, NULL, NULL);
+    cli_write_timeout(c, NULL);
     *in = h1c_in(c);
     *out = h1c_out(c);
     cli_read(c, true);

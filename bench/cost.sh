@@ -18,13 +18,20 @@
 #   close   httpclose on both sides (lxlb frontend http_close, HAProxy option
 #           httpclose in the frontend, nginx keepalive_timeout 0): a new client
 #           connection and a new server connection per request
+#   tka     HTTPS, keep-alive on both sides (TLS record crypto + proxying)
+#   ths     HTTPS, a full handshake per request (wrk sends Connection: close
+#           and does not resume sessions); server side kept alive
+# TLS uses a fresh certificate: CERT_KIND=rsa (2048, the default) or ec
+# (P-256); TLS 1.3, as wrk negotiates it.
 # Measures (-w, comma list): cpu (wrk -c32 DURATION s: req/s, p99, CPU
 # us/req, segments/req), strace, callgrind, perf (kernel symbols of the
 # proxy's CPU). Targets (-t): lxlb, haproxy, nginx; each BINARY is an lxlb
 # (lxlb, lxlb2... in order), so two builds can be compared (A/B).
 #
-# Output: a table on stdout, raw files in the work dir (BENCH_KEEP=1 keeps it).
-# Environment: DURATION (5), ROUNDS (3) for cpu, CONNS (32).
+# Output: a table on stdout, raw files in the work dir (BENCH_KEEP=1 keeps it);
+# COST_OUT=DIR also writes the table (cost.md) and the callgrind tops
+# (cost-cg-TARGET-MODE.txt, with cost-cg-TARGET-MODE.meta) there.
+# Environment: DURATION (5), ROUNDS (3) for cpu, CONNS (32), CERT_KIND.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 MODES=ka,sclose,close WHAT=cpu,strace,callgrind TARGETS=
@@ -33,7 +40,7 @@ while [ $# -gt 0 ]; do
         -m) MODES=$2; shift ;;
         -w) WHAT=$2; shift ;;
         -t) TARGETS=$2; shift ;;
-        -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "cost: unknown option $1" >&2; exit 2 ;;
         *) break ;;
     esac
@@ -92,6 +99,20 @@ port() { NEXT_PORT=$((NEXT_PORT + 1)); }   # sets NEXT_PORT (no subshell: it mus
 
 mkdir -p "$W/www" "$W/tmp"
 echo "static backend" >"$W/www/index.html"
+case "$MODES" in
+*t*)
+    if [ "${CERT_KIND:-rsa}" = ec ]; then key=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1)
+    else key=(-newkey rsa:2048); fi
+    openssl req -x509 "${key[@]}" -nodes -keyout "$W/site.key" -out "$W/site.crt" -days 2 \
+        -subj "/CN=bench.test" -addext "subjectAltName=DNS:bench.test" 2>/dev/null ||
+        { echo "cost: openssl req failed" >&2; exit 1; }
+    cat "$W/site.crt" "$W/site.key" >"$W/site.pem" ;;
+esac
+tls_mode() { case "$1" in t*) return 0 ;; *) return 1 ;; esac; }
+url() {   # MODE PORT
+    if tls_mode "$1"; then echo "https://127.0.0.1:$2/"; else echo "http://127.0.0.1:$2/"; fi
+}
+
 port; BPORT=$NEXT_PORT
 cat >"$W/static.conf" <<EOF
 worker_processes 1;
@@ -113,14 +134,15 @@ wait_port "$BPORT" || { cat "$W/static.log"; echo "cost: static backend did not 
 
 # ------------------------------------------------------------- configs ----
 conf_lxlb() {   # FILE PORT MODE
-    local fe_close=false be_close=false
+    local fe_close=false be_close=false tls=
     [ "$3" = sclose ] && be_close=true
     [ "$3" = close ] && fe_close=true
+    tls_mode "$3" && tls="\"tls\": { \"cert\": \"$W/site.pem\" },"
     cat >"$1" <<EOF
 { "global": { "maxconn": 20000, "access_log": "off" },
   "defaults": { "timeout": { "connect": "5s", "client": "50s", "server": "50s",
                              "keepalive": "10s", "http_request": "10s" } },
-  "frontends": [ { "name": "http", "bind": ["127.0.0.1:$2"], "default_backend": "b",
+  "frontends": [ { "name": "http", "bind": ["127.0.0.1:$2"], "default_backend": "b", $tls
                    "http_close": $fe_close, "forwardfor": true,
                    "set_headers": { "X-Forwarded-Proto": "http" } } ],
   "backends": [ { "name": "b", "http_close": $be_close,
@@ -140,7 +162,7 @@ defaults
     timeout http-keep-alive 10s
     timeout http-request 10s
 frontend http
-    bind 127.0.0.1:$2
+    bind 127.0.0.1:$2$(tls_mode "$3" && echo " ssl crt $W/site.pem alpn http/1.1")
     option forwardfor
     http-request set-header X-Forwarded-Proto http
 $([ "$3" = close ] && echo "    option httpclose")
@@ -152,8 +174,10 @@ $([ "$3" = sclose ] && echo "    option httpclose")
 EOF
 }
 conf_nginx() {
-    local ka=10s up_ka="keepalive 64; keepalive_requests 100000000; keepalive_timeout 60s;" conn='""'
-    [ "$3" != ka ] && { up_ka=""; conn=close; }
+    local ka=10s up_ka="keepalive 64; keepalive_requests 100000000; keepalive_timeout 60s;" conn='""' ssl=
+    case "$3" in sclose|close) up_ka=""; conn=close ;; esac
+    tls_mode "$3" && ssl=" ssl; ssl_certificate $W/site.crt; ssl_certificate_key $W/site.key; ssl_session_cache shared:SSL:10m; ssl_protocols TLSv1.2 TLSv1.3"
+    [ "$3" = ths ] && ka=10s
     [ "$3" = close ] && ka=0
     cat >"$1" <<EOF
 worker_processes 1;
@@ -169,7 +193,7 @@ http {
     fastcgi_temp_path $W/tmp/pf; uwsgi_temp_path $W/tmp/pu; scgi_temp_path $W/tmp/ps;
     upstream b { server 127.0.0.1:$BPORT; $up_ka }
     server {
-        listen 127.0.0.1:$2 backlog=4096;
+        listen 127.0.0.1:$2 backlog=4096$ssl;
         location / {
             proxy_pass http://b;
             proxy_http_version 1.1;
@@ -202,7 +226,7 @@ start() {   # TARGET MODE: sets PID[t] PORT[t]; the serving pid in SERVE
     if [ "$t" = nginx ] && [ ${#WRAP[@]} = 0 ]; then
         sleep 0.2; SERVE=$(pgrep -P "$SPAWNED" | head -n 1)
     fi
-    "${IN[@]}" wrk -t1 -c4 -d1s "http://127.0.0.1:$p/" >/dev/null 2>&1   # warm
+    "${IN[@]}" wrk -t1 -c4 -d1s "$(url "$m" "$p")" >/dev/null 2>&1   # warm
 }
 stop() { kill "${PID[$1]}" 2>/dev/null; wait "${PID[$1]}" 2>/dev/null; }
 
@@ -216,8 +240,10 @@ ticks() {   # PIDS: utime stime (children of nginx's master included by the call
     echo "$u $s"
 }
 segs() { "${IN[@]}" awk '/^Tcp:/ { if (h) { print $12, $11; exit } h = 1 }' /proc/net/snmp; }  # OutSegs InSegs
-wrk_n() {   # CONNS SECONDS URL: "requests rps p99_ms errors"
-    "${IN[@]}" "${PIN0[@]}" wrk -t1 -c"$1" -d"$2"s --latency "$3" 2>&1 | awk '
+wrk_n() {   # CONNS SECONDS MODE PORT: "requests rps p99_ms errors"
+    local h=()
+    [ "$3" = ths ] && h=(-H "Connection: close")
+    "${IN[@]}" "${PIN0[@]}" wrk -t1 -c"$1" -d"$2"s --latency "${h[@]}" "$(url "$3" "$4")" 2>&1 | awk '
         /requests in/ { n = $1 }
         /^Requests\/sec/ { r = $2 }
         $1 == "99%" { v = $2; if (v ~ /us$/) v = v / 1000; else if (v ~ /ms$/) v = v + 0; else v = v * 1000; p = v }
@@ -239,7 +265,7 @@ for m in "${modes[@]}"; do
                     start "$t" "$m" || continue
                     pids=$(echo "${PID[$t]}"; pgrep -P "${PID[$t]}")
                     c0=$(ticks $pids); s0=$(segs)
-                    read -r n rps p99 err <<<"$(wrk_n "$CONNS" "$DURATION" "http://127.0.0.1:${PORT[$t]}/")"
+                    read -r n rps p99 err <<<"$(wrk_n "$CONNS" "$DURATION" "$m" "${PORT[$t]}")"
                     c1=$(ticks $pids); s1=$(segs)
                     stop "$t"
                     read -r u0 y0 <<<"$c0"; read -r u1 y1 <<<"$c1"
@@ -247,32 +273,41 @@ for m in "${modes[@]}"; do
                     echo "$m $t cpu $r $n $rps $p99 $err $(( (u1 - u0) )) $(( (y1 - y0) )) $((o1 - o0)) $((i1 - i0))" >>"$RES"
                     ;;
                 strace)
+                    # (segments per request too: strace slows, it does not add any)
                     start "$t" "$m" || continue
                     "${IN[@]}" strace -c -f -q -o "$W/strace-$t-$m.txt" -p "$SERVE" &
                     st=$!; sleep 0.5
-                    read -r n _ <<<"$(wrk_n "$CONNS" 3 "http://127.0.0.1:${PORT[$t]}/")"
+                    s0=$(segs)
+                    read -r n _ <<<"$(wrk_n "$CONNS" 3 "$m" "${PORT[$t]}")"
+                    s1=$(segs)
                     kill -INT "$st"; wait "$st" 2>/dev/null
                     stop "$t"
-                    echo "$m $t strace 1 $n" >>"$RES"
+                    read -r o0 i0 <<<"$s0"; read -r o1 i1 <<<"$s1"
+                    echo "$m $t strace 1 $n $((o1 - o0)) $((i1 - i0))" >>"$RES"
                     ;;
                 callgrind)
                     WRAP=(valgrind --tool=callgrind --callgrind-out-file="$W/cg-$t-$m.out")
                     start "$t" "$m" || { WRAP=(); continue; }
                     WRAP=()
                     callgrind_control -z "${PID[$t]}" >/dev/null 2>&1
-                    read -r n _ <<<"$(wrk_n 4 5 "http://127.0.0.1:${PORT[$t]}/")"
+                    read -r n _ <<<"$(wrk_n 4 5 "$m" "${PORT[$t]}")"
                     callgrind_control -d "${PID[$t]}" >/dev/null 2>&1
                     stop "$t"
-                    callgrind_annotate --threshold=100 "$W/cg-$t-$m.out.1" 2>/dev/null | head -n 60 >"$W/cg-$t-$m.txt"
+                    callgrind_annotate --threshold=100 "$W/cg-$t-$m.out.1" 2>/dev/null | head -n 80 >"$W/cg-$t-$m.txt"
                     ir=$(awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1; exit }' "$W/cg-$t-$m.txt")
-                    echo "$m $t callgrind 1 $n ${ir:-0}" >>"$RES"
+                    # The few handshakes of wrk's connections are not the
+                    # requests' cost: left out (TLS modes).
+                    hs=$(callgrind_annotate --inclusive=yes "$W/cg-$t-$m.out.1" 2>/dev/null |
+                         awk '$NF ~ /^\[/ && /:SSL_do_handshake / { gsub(",", "", $1); print $1; exit }')
+                    echo "$m $t callgrind 1 $n ${ir:-0} ${hs:-0}" >>"$RES"
+                    echo "requests=$n ir=${ir:-0} handshakes_ir=${hs:-0}" >"$W/cg-$t-$m.meta"
                     ;;
                 perf)
                     start "$t" "$m" || continue
                     perf record -q -e cpu-clock -g -o "$W/perf-$t-$m.data" -p "$(echo "${PID[$t]}" $(pgrep -P "${PID[$t]}") | tr ' ' ,)" \
                         >/dev/null 2>&1 &
                     pr=$!; sleep 0.3
-                    read -r n _ <<<"$(wrk_n "$CONNS" "$DURATION" "http://127.0.0.1:${PORT[$t]}/")"
+                    read -r n _ <<<"$(wrk_n "$CONNS" "$DURATION" "$m" "${PORT[$t]}")"
                     kill -INT "$pr"; wait "$pr" 2>/dev/null
                     stop "$t"
                     perf report -i "$W/perf-$t-$m.data" --stdio --no-children --sort dso -g none 2>/dev/null \
@@ -291,7 +326,7 @@ done
 import os, statistics, sys
 W, hz = sys.argv[1], int(sys.argv[2])
 rows = [l.split() for l in open(os.path.join(W, "results"))]
-cpu, sc, cg, pf = {}, {}, {}, {}
+cpu, sc, cg, pf, sg = {}, {}, {}, {}, {}
 for r in rows:
     m, t, w = r[0], r[1], r[2]
     if w == "cpu" and int(r[4]) > 0:
@@ -300,6 +335,8 @@ for r in rows:
             usr=int(r[8]) * 1e6 / hz / n, sys=int(r[9]) * 1e6 / hz / n,
             out=int(r[10]) / n, inn=int(r[11]) / n))
     elif w == "strace" and int(r[4]) > 0:
+        if len(r) > 5:
+            sg[(m, t)] = int(r[5]) / int(r[4])
         calls = {}
         for line in open(os.path.join(W, f"strace-{t}-{m}.txt")):
             p = line.split()
@@ -307,7 +344,7 @@ for r in rows:
                 calls[p[-1]] = int(p[3])
         sc[(m, t)] = {k: v / int(r[4]) for k, v in calls.items()}
     elif w == "callgrind" and int(r[4]) > 0:
-        cg[(m, t)] = int(r[5]) / int(r[4])
+        cg[(m, t)] = (int(r[5]) - (int(r[6]) if len(r) > 6 else 0)) / int(r[4])
     elif w == "perf" and int(r[4]) > 0:
         # cpu-clock samples: "Event count" is ns on CPU; the dso split says
         # how much of it was the kernel's.
@@ -319,17 +356,22 @@ for r in rows:
                 kern = float(line.split("%")[0])
         n = int(r[4])
         pf[(m, t)] = (ns / 1000 / n, ns / 1000 / n * kern / 100)
-keys = sorted({k for d in (cpu, sc, cg, pf) for k in d}, key=lambda k: ({"ka": 0, "sclose": 1, "close": 2}.get(k[0], 9), k[1]))
-print("| mode | target | req/s | p99 ms | CPU us/req (user+sys) | TCP segs out/req | syscalls/req | instructions/req |")
-print("|---|---|---:|---:|---:|---:|---:|---:|")
+keys = sorted({k for d in (cpu, sc, cg, pf) for k in d}, key=lambda k: ({"ka": 0, "sclose": 1, "close": 2, "tka": 3, "ths": 4}.get(k[0], 9), k[1]))
+out = []
+p = out.append
+p("| mode | target | req/s | p99 ms | CPU us/req (user+sys) | TCP segs out/req | syscalls/req | instructions/req |")
+p("|---|---|---:|---:|---:|---:|---:|---:|")
 for k in keys:
     c = cpu.get(k)
     med = (lambda f: statistics.median(x[f] for x in c)) if c else None
     s = sc.get(k)
-    print(f"| {k[0]} | {k[1]} | "
-          + (f"{med('rps'):,.0f} | {med('p99'):.2f} | {med('usr') + med('sys'):.1f} ({med('usr'):.1f}+{med('sys'):.1f}) | {med('out'):.2f} | " if c else "- | - | - | - | ")
-          + (f"{sum(s.values()):.2f} | " if s else "- | ")
-          + (f"{cg[k]:,.0f} |" if k in cg else "- |"))
+    segs = med('out') if c else sg.get(k)
+    p(f"| {k[0]} | {k[1]} | "
+      + (f"{med('rps'):,.0f} | {med('p99'):.2f} | {med('usr') + med('sys'):.1f} ({med('usr'):.1f}+{med('sys'):.1f}) | " if c else "- | - | - | ")
+      + (f"{segs:.2f} | " if segs is not None else "- | ")
+      + (f"{sum(s.values()):.2f} | " if s else "- | ")
+      + (f"{cg[k]:,.0f} |" if k in cg else "- |"))
+print("\n".join(out))
 # A/B: two lxlb builds measured in turns: the median of the per-round
 # differences (the rounds share whatever load the machine had).
 for m in sorted({k[0] for k in cpu}):
@@ -342,7 +384,18 @@ for m in sorted({k[0] for k in cpu}):
 for k in keys:
     s = sc.get(k)
     if s:
-        print(f"{k[0]} {k[1]} syscalls/req: " + ", ".join(f"{n} {v:.2f}" for n, v in sorted(s.items(), key=lambda x: -x[1]) if v >= 0.01))
+        line = f"{k[0]} {k[1]} syscalls/req: " + ", ".join(f"{n} {v:.2f}" for n, v in sorted(s.items(), key=lambda x: -x[1]) if v >= 0.01)
+        print(line)
+        out.append("")
+        out.append(line)
+if os.environ.get("COST_OUT"):
+    d = os.environ["COST_OUT"]
+    os.makedirs(d, exist_ok=True)
+    open(os.path.join(d, "cost.md"), "w").write("\n".join(out) + "\n")
+    import shutil
+    for f in os.listdir(W):
+        if f.startswith("cg-") and (f.endswith(".txt") or f.endswith(".meta")):
+            shutil.copy(os.path.join(W, f), os.path.join(d, "cost-" + f))
 for k in keys:
     if k in pf:
         tot, kern = pf[k]

@@ -386,8 +386,9 @@ for k in keys:
     if s:
         line = f"{k[0]} {k[1]} syscalls/req: " + ", ".join(f"{n} {v:.2f}" for n, v in sorted(s.items(), key=lambda x: -x[1]) if v >= 0.01)
         print(line)
-        out.append("")
-        out.append(line)
+        if not out[-1].startswith("- "):
+            out.append("")
+        out.append("- " + line)
 if os.environ.get("COST_OUT"):
     d = os.environ["COST_OUT"]
     os.makedirs(d, exist_ok=True)

@@ -350,7 +350,8 @@ if os.path.exists(cost_md):
       "httpclose on both sides (as (g)), *tka* TLS keep-alive (ECDSA P-256). Instructions: user space only "
       "(callgrind, `wrk -c4`, counters zeroed after warm-up; TLS: the handshakes of wrk's 4 connections left "
       "out); system calls: `strace -c -f` on the serving process; segments: TCP segments sent by all "
-      "processes (wrk, proxy, backend) per request.")
+      "processes (wrk, proxy, backend) per request, counted in a 3 s run without strace (whose CPU and "
+      "req/s columns are that one run's, on a shared machine).")
     w("")
     for line in open(cost_md):
         w(line.rstrip("\n"))

@@ -616,7 +616,7 @@ scale_scenario() {
 # move with the machine's load. Its table and the callgrind tops go to OUT.
 profile() {
     log "profile: bench/cost.sh (callgrind, strace, nstat) in keep-alive, httpclose (backend, both sides), TLS keep-alive"
-    COST_OUT=$OUT CERT_KIND=ec "$here/cost.sh" -w callgrind,strace -m ka,sclose,close,tka "$BIN" \
+    COST_OUT=$OUT CERT_KIND=ec ROUNDS=1 DURATION=3 "$here/cost.sh" -w callgrind,strace,cpu -m ka,sclose,close,tka "$BIN" \
         >"$W/cost.log" 2>&1 || { log "cost.sh failed:"; tail -n 20 "$W/cost.log" >&2; }
 }
 

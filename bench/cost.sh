@@ -134,16 +134,17 @@ wait_port "$BPORT" || { cat "$W/static.log"; echo "cost: static backend did not 
 
 # ------------------------------------------------------------- configs ----
 conf_lxlb() {   # FILE PORT MODE
-    local fe_close=false be_close=false tls=
+    # The frontend key only when set: binaries from before it (A/B) reject it.
+    local fe_close= be_close=false tls=
     [ "$3" = sclose ] && be_close=true
-    [ "$3" = close ] && fe_close=true
+    [ "$3" = close ] && fe_close='"http_close": true,'
     tls_mode "$3" && tls="\"tls\": { \"cert\": \"$W/site.pem\" },"
     cat >"$1" <<EOF
 { "global": { "maxconn": 20000, "access_log": "off" },
   "defaults": { "timeout": { "connect": "5s", "client": "50s", "server": "50s",
                              "keepalive": "10s", "http_request": "10s" } },
   "frontends": [ { "name": "http", "bind": ["127.0.0.1:$2"], "default_backend": "b", $tls
-                   "http_close": $fe_close, "forwardfor": true,
+                   $fe_close "forwardfor": true,
                    "set_headers": { "X-Forwarded-Proto": "http" } } ],
   "backends": [ { "name": "b", "http_close": $be_close,
                   "servers": [ { "name": "s1", "address": "127.0.0.1:$BPORT" } ] } ] }

@@ -17,8 +17,18 @@ tck = int(meta.get("clk_tck", "100"))
 SCEN = {
     "a": "(a) keep-alive, static nginx backend",
     "b": "(b) keep-alive, two Apache containers",
-    "c": "(c) seed's httpclose, two Apache containers",
+    "c": "(c) seed's httpclose (in the backend), two Apache containers",
+    "g": "(g) httpclose on both sides, two Apache containers",
     "f": "(f) scaling: 2 workers/threads, static nginx backend",
+}
+SCEN_NOTE = {
+    "c": "httpclose in the backend, as the seed's haproxy.cfg has it: a new server connection per "
+         "request (asked to close, never reused), the client's connection kept alive. lxlb "
+         "`backends[].http_close`, HAProxy `option httpclose` in the backend (HAProxy 2.6 closes only the "
+         "server side then), nginx without upstream keepalive and `Connection: close` upstream.",
+    "g": "httpclose on both sides: a new client connection and a new server connection per request "
+         "(wrk reconnects after each response). lxlb `frontends[].http_close`, HAProxy `option httpclose` "
+         "in the frontend, nginx `keepalive_timeout 0` and no upstream keepalive.",
 }
 PEERS = ["haproxy", "nginx"]
 ORDER = ["direct", "lxlb", "lxlb-disc", "haproxy", "nginx"]
@@ -78,18 +88,22 @@ w(f"Method: `bench/run.sh{' --quick' if meta.get('quick') == '1' else ''}` (`mak
   "HAProxy `http-reuse always`, nginx `upstream keepalive 64` + `proxy_http_version 1.1` + `Connection \"\"`. "
   "nginx without passive health checks (`max_fails=0`; with it, Apache closing reused idle connections "
   "when busy disables both servers and nginx answers 502), except in (e). "
-  "httpclose: lxlb `http_close: true`, HAProxy `option httpclose`, nginx `keepalive_timeout 0` and no upstream "
-  "keepalive. CPU = utime+stime of the proxy's processes (nginx: master + worker) from /proc/PID/stat over the run "
+  "Every proxy runs each scenario in the same connection mode (see (c) and (g) for httpclose). "
+  "CPU = utime+stime of the proxy's processes (nginx: master + worker) from /proc/PID/stat over the run "
   "divided by the requests wrk completed; CPU% = the proxy's share of one core; RSS after the run. "
   "`direct` = wrk straight to the backend (static nginx, or Apache http1 alone).")
 w("")
 
+RATIO_AT = len(lines)   # the lxlb / best peer table goes here, once all is read
 have_disc = any(k[1] == "lxlb-disc" for k in med)
-for s in "abc":
+for s in "abcg":
     if not any(k[0] == s for k in med):
         continue
     w(f"### {SCEN[s]}")
     w("")
+    if s in SCEN_NOTE:
+        w(SCEN_NOTE[s])
+        w("")
     w("| target | req/s | p50 ms | p99 ms | CPU us/req (user+sys) | CPU % | RSS MiB | errors |")
     w("|---|---:|---:|---:|---:|---:|---:|---:|")
     for t in ORDER:
@@ -103,26 +117,23 @@ for s in "abc":
               f"{fmt(m['cpu'])} ({fmt(m['usr'])}+{fmt(m['sys'])}) | {fmt(m['util'], 0)} | {fmt(m['rss'])} | {fmt(m['errors'], 0)} |")
     w("")
 
-# Ratios lxlb / best peer.
+# Ratios lxlb / best peer: (name, cpu ratio, rps ratio, p99 ratio), None
+# where not measured; filled in as the scenarios are read, written at RATIO_AT.
 ratio_rows = []
-for s in "abc":
-    l = med.get((s, "lxlb"))
-    peers = [med[(s, p)] for p in PEERS if (s, p) in med]
+
+
+def ratio(name, l, peers):
     if not l or not peers:
-        continue
+        return
     cpu_best = min(p["cpu"] for p in peers)
     rps_best = max(p["rps"] for p in peers)
-    p99_best = min(p["p99"] for p in peers)
-    ratio_rows.append((s, l["cpu"] / cpu_best, l["rps"] / rps_best, l["p99"] / p99_best))
-if ratio_rows:
-    w("### lxlb / best peer (goal: CPU <= 0.80, req/s >= 1.00, p99 <= 1.00)")
-    w("")
-    w("| scenario | CPU per request | req/s | p99 |")
-    w("|---|---:|---:|---:|")
-    ok = lambda c: " ✔" if c else " ✘"
-    for s, c, r, p in ratio_rows:
-        w(f"| {SCEN[s]} | {c:.2f}{ok(c <= 0.80)} | {r:.2f}{ok(r >= 1.0)} | {p:.2f}{ok(p <= 1.0)} |")
-    w("")
+    p99s = [p["p99"] for p in peers if p.get("p99")]
+    ratio_rows.append((name, l["cpu"] / cpu_best, l["rps"] / rps_best,
+                       l["p99"] / min(p99s) if p99s and l.get("p99") else None))
+
+
+for s in "abcg":
+    ratio(SCEN[s], med.get((s, "lxlb")), [med[(s, p)] for p in PEERS if (s, p) in med])
 
 idle = rows(os.path.join(out, "idle.tsv"))
 if idle:
@@ -143,6 +154,7 @@ if idle:
           "beyond it wait in the backlog, so the per-connection figure divides by the connections answered.")
     w("")
 
+idle_kib = {r[1]: (float(r[3]) - float(r[2])) / float(r[5]) for r in idle if float(r[5])}
 fail = rows(os.path.join(out, "fail.tsv"))
 if fail:
     w("### (e) `lxc-stop -k` of one Apache container under load")
@@ -250,6 +262,7 @@ if any(k[0] == "f" for k in med):
           f"p99 {l2['p99'] / l1['p99']:.2f}x.")
         w("")
     if l2 and peers:
+        ratio(SCEN["f"] + " (lxlb workers 2 / 2-thread peers)", l2, [p for _, p in peers])
         best = max(peers, key=lambda x: x[1]["rps"])
         w("| lxlb-w2 / best 2-thread peer | CPU per request | req/s | p99 |")
         w("|---|---:|---:|---:|")
@@ -267,7 +280,50 @@ if any(k[0] == "f" for k in med):
           f"(inside the figures above), steal {sm['steal']:.0f}%.")
         w("")
 
-# Profile.
+# TLS (bench/tls.sh): kind mode target round requests rps p99 us errors
+tls = {}
+for r in rows(os.path.join(out, "tls.tsv")):
+    if len(r) < 9 or not r[4].isdigit() or int(r[4]) <= 0:
+        continue
+    tls.setdefault((r[0], r[1], r[2]), []).append(dict(
+        rps=float(r[5] or 0), p99=float(r[6]) if r[6] not in ("-", "") else None,
+        cpu=float(r[7]), errors=int(r[8])))
+tmed = {}
+for k, lst in tls.items():
+    tmed[k] = {"rps": statistics.median(x["rps"] for x in lst), "cpu": statistics.median(x["cpu"] for x in lst),
+               "p99": statistics.median(x["p99"] for x in lst) if all(x["p99"] is not None for x in lst) else None,
+               "errors": sum(x["errors"] for x in lst), "n": len(lst)}
+TLS_MODES = [("ec", "keep-alive", "TLS keep-alive"),
+             ("ec", "handshake", "TLS, a new connection per request (ECDSA P-256; wrk resumes TLS 1.3 sessions)"),
+             ("rsa", "handshake", "TLS, a new connection per request (RSA-2048; wrk resumes TLS 1.3 sessions)"),
+             ("ec", "full", "TLS full handshakes (ECDSA P-256, openssl s_time -new)"),
+             ("rsa", "full", "TLS full handshakes (RSA-2048, openssl s_time -new)")]
+if tmed:
+    w("### (t) TLS (bench/tls.sh), static nginx backend")
+    w("")
+    w("HTTPS termination with the same fresh certificate for all three (TLS 1.2 and 1.3 offered; wrk and "
+      "s_time negotiate TLS 1.3; nginx 1.22 with `ssl_protocols TLSv1.2 TLSv1.3`, as its default stops at 1.2), "
+      "keep-alive to the static backend, wrk and the backend on CPU 0, the proxy on CPU 1, medians of interleaved "
+      "rounds. *keep-alive*: `wrk -t1 -c32`; *new connection per request*: the same with `Connection: close` "
+      "(wrk offers the previous connection's session: TLS 1.3 resumption, an X25519 exchange but no signature); "
+      "*full handshakes*: `openssl s_time -new -www /`, one connection at a time, each a new session (the "
+      "certificate's signature).")
+    w("")
+    w("| certificate | mode | proxy | req/s (s_time: connections/s) | p99 ms | CPU us/req | errors |")
+    w("|---|---|---|---:|---:|---:|---:|")
+    for kind, mode, _ in TLS_MODES:
+        for t in ["lxlb", "haproxy", "nginx"]:
+            m = tmed.get((kind, mode, t))
+            if m:
+                w(f"| {'ECDSA P-256' if kind == 'ec' else 'RSA-2048'} | {mode} | {t} | {fmt(m['rps'], 0)} | "
+                  f"{fmt(m['p99'], 2) if m['p99'] is not None else '-'} | {fmt(m['cpu'])} | {m['errors']} |")
+    w("")
+    for kind, mode, name in TLS_MODES:
+        ratio(name, tmed.get((kind, mode, "lxlb")),
+              [tmed[(kind, mode, p)] for p in PEERS if (kind, mode, p) in tmed])
+
+# Profile: bench/cost.sh's table (load-independent figures) and lxlb's top
+# functions in keep-alive.
 def top_functions(path, req, n):
     out_rows = []
     for line in open(path):
@@ -283,73 +339,65 @@ def top_functions(path, req, n):
             break
     return out_rows
 
-prof = {}
-for p in ["lxlb", "haproxy", "nginx"]:
-    f = os.path.join(out, f"callgrind-{p}.meta")
-    if os.path.exists(f):
-        cm = dict(kv.split("=", 1) for kv in open(f).read().split())
-        try:
-            prof[p] = (int(cm.get("requests") or 0), int(cm.get("ir") or 0))
-        except ValueError:
-            pass
-if prof:
-    w("### Profile: instructions per request (callgrind)")
+
+cost_md = os.path.join(out, "cost.md")
+if os.path.exists(cost_md):
+    w("### Per request: instructions, system calls, TCP segments (bench/cost.sh)")
     w("")
-    w("Keep-alive, static backend, each proxy under `valgrind --tool=callgrind` (nginx with `master_process off`), "
-      "`wrk -t1 -c4` for a fixed time; counters zeroed after start-up and warm-up (`callgrind_control -z`) and "
-      "dumped right after the load (`-d`). User-space instructions only (the proxy, its libraries, libc); "
-      "the kernel's share is in the syscall table below.")
+    w("Figures that do not move with the machine's load, from `bench/cost.sh -w callgrind,strace` in a network "
+      "namespace of its own (loopback only; nstat counts this run's segments alone), the static nginx backend, "
+      "each proxy in each mode: *ka* keep-alive both sides, *sclose* httpclose in the backend (as (c)), *close* "
+      "httpclose on both sides (as (g)), *tka* TLS keep-alive (ECDSA P-256). Instructions: user space only "
+      "(callgrind, `wrk -c4`, counters zeroed after warm-up; TLS: the handshakes of wrk's 4 connections left "
+      "out); system calls: `strace -c -f` on the serving process; segments: TCP segments sent by all "
+      "processes (wrk, proxy, backend) per request, counted in a 3 s run without strace (whose CPU and "
+      "req/s columns are that one run's, on a shared machine).")
     w("")
-    w("| proxy | requests | instructions | per request |")
-    w("|---|---:|---:|---:|")
-    for p, (req, ir) in prof.items():
-        w(f"| {p} | {req} | {ir:,} | **{(ir / req if req else 0):,.0f}** |")
+    for line in open(cost_md):
+        w(line.rstrip("\n"))
     w("")
-    for p, n in [("lxlb", 25), ("haproxy", 8), ("nginx", 8)]:
-        if p not in prof:
-            continue
-        req = prof[p][0]
-        w(f"Top {n} functions of {p} by self cost:")
+    meta_f = os.path.join(out, "cost-cg-lxlb-ka.meta")
+    if os.path.exists(meta_f):
+        cm = dict(kv.split("=", 1) for kv in open(meta_f).read().split())
+        req = int(cm.get("requests") or 0)
+        w("Top 25 functions of lxlb by self cost, keep-alive:")
         w("")
         w("| Ir per request | % | function [object] |")
         w("|---:|---:|---|")
-        for c, pct, fn in top_functions(os.path.join(out, f"callgrind-{p}.txt"), req, n):
+        for c, pct, fn in top_functions(os.path.join(out, "cost-cg-lxlb-ka.txt"), req, 25):
             w(f"| {c:,.0f} | {pct} | `{fn}` |")
         w("")
-
-st = {}
-for p in ["lxlb", "haproxy", "nginx"]:
-    f = os.path.join(out, f"strace-{p}.txt")
-    fr = os.path.join(out, f"strace-{p}.requests")
-    if not (os.path.exists(f) and os.path.exists(fr)):
-        continue
-    try:
-        req = int(open(fr).read().strip() or 0)
-    except ValueError:
-        continue
-    calls = {}
-    for line in open(f):
-        parts = line.split()
-        if len(parts) >= 5 and parts[0][0].isdigit() and parts[-1] != "total":
-            # % time, seconds, usecs/call, calls, [errors], syscall
-            calls[parts[-1]] = int(parts[3])
-    if req:
-        st[p] = {k: v / req for k, v in calls.items()}
-if st:
-    names = sorted({k for d in st.values() for k, v in d.items() if v >= 0.01},
-                   key=lambda k: -max(d.get(k, 0) for d in st.values()))
-    w("### System calls per request (strace -c on the serving process, keep-alive, static backend)")
-    w("")
-    w("| syscall | " + " | ".join(st) + " |")
-    w("|---|" + "---:|" * len(st))
-    for k in names:
-        w(f"| {k} | " + " | ".join(f"{st[p].get(k, 0):.2f}" for p in st) + " |")
-    w("| **total** | " + " | ".join(f"**{sum(st[p].values()):.2f}**" for p in st) + " |")
-    w("")
 
 w("![lxlb vs HAProxy vs nginx](results.png)")
 w("")
 w(END)
+
+if ratio_rows or idle_kib or fail:
+    ok = lambda c: " ✔" if c else " ✘"
+    rt = ["### lxlb / best peer (goal: CPU <= 0.80, req/s >= 1.00, p99 <= 1.00)", "",
+          "The best peer per column: the lower CPU per request and p99, the higher req/s, of HAProxy and nginx "
+          "in the same run and mode.", "",
+          "| scenario | CPU per request | req/s | p99 |", "|---|---:|---:|---:|"]
+    for name, c, r, p in ratio_rows:
+        rt.append(f"| {name} | {c:.2f}{ok(c <= 0.80)} | {r:.2f}{ok(r >= 1.0)} | "
+                  + (f"{p:.2f}{ok(p <= 1.0)} |" if p is not None else "- |"))
+    if "lxlb" in idle_kib:
+        best = min(v for k, v in idle_kib.items() if k != "lxlb") if len(idle_kib) > 1 else None
+        rt.append(f"| (d) 10k idle keep-alive connections: KiB each (goal <= 4 KiB) | {idle_kib['lxlb']:.2f} KiB"
+                  + (f" ({idle_kib['lxlb'] / best:.2f}x the best peer's {best:.2f})" if best else "")
+                  + f"{ok(idle_kib['lxlb'] <= 4)} | - | - |")
+    for mode in ("close", "keepalive"):
+        fr = {r[1]: [int(x) for x in r[2:]] for r in fail if r[0] == "e-" + mode}
+        if "lxlb" in fr:
+            peers = [v for k, v in fr.items() if k in PEERS]
+            lf = sum(fr["lxlb"][6:11])
+            pf = min(sum(v[6:11]) for v in peers) if peers else None
+            pp = min(v[4] for v in peers) if peers else None
+            rt.append(f"| (e) lxc-stop -k under load ({mode}): failed requests {lf}"
+                      + (f" (best peer {pf})" if pf is not None else "") + f"{ok(lf == 0)} | - | - | "
+                      + (f"{fr['lxlb'][4] / pp:.2g}{ok(fr['lxlb'][4] <= pp)} |" if pp else "- |"))
+    rt.append("")
+    lines[RATIO_AT:RATIO_AT] = rt
 gen = "\n".join(lines)
 
 path = os.path.join(bench, "RESULTS.md")
@@ -381,7 +429,7 @@ with open(dat, "w") as f:
     f.write("# scen " + " ".join(f"{p}_rps {p}_cpu {p}_p99" for p in procs) + "\n")
     # (f): each proxy in its 2-thread configuration.
     two = {"lxlb": "lxlb-w2", "haproxy": "haproxy-t2", "nginx": "nginx-w2"}
-    for s_, label in [("a", "a:ka-static"), ("b", "b:ka-apache"), ("c", "c:close-apache"), ("f", "f:2-threads")]:
+    for s_, label in [("a", "a:ka-static"), ("b", "b:ka-apache"), ("c", "c:srv-close"), ("g", "g:close-both"), ("f", "f:2-threads")]:
         name = (lambda p: two[p]) if s_ == "f" else (lambda p: p)
         if not any((s_, name(p)) in med for p in procs):
             continue

@@ -10,11 +10,23 @@
 #
 # Scenarios (LIST is a comma list of these letters, default all):
 #   a  keep-alive, static backend          b  keep-alive, two Apache containers
-#   c  seed's httpclose, two Apache        d  10,000 idle keep-alive clients: RSS each
+#   c  seed's httpclose (in the backend: a new server connection per request,
+#      the client's kept alive, as HAProxy 2.6 does it), two Apache
+#   g  httpclose on both sides (a new client connection too), two Apache
+#   d  10,000 idle keep-alive clients: RSS each
 #   e  lxc-stop -k of one container under wrk load: failed requests and p99
 #   f  scaling: lxlb workers 1 and 2, HAProxy nbthread 2, nginx 2 workers,
 #      keep-alive, static backend, wrk -t2 -c64, nothing pinned
-#   p  profile: callgrind instructions per request of lxlb, syscalls per request
+#   t  TLS (bench/tls.sh): keep-alive and a new connection per request, with
+#      an ECDSA P-256 and an RSA-2048 certificate, static backend
+#   p  profile (bench/cost.sh, in a network namespace of its own): per request
+#      instructions (callgrind), system calls (strace -c), TCP segments (nstat)
+# Every proxy runs each scenario in the same mode: keep-alive (lxlb pools,
+# HAProxy http-reuse always, nginx upstream keepalive); httpclose in the
+# backend (lxlb backends[].http_close, HAProxy option httpclose in the
+# backend, nginx without upstream keepalive, Connection: close upstream, the
+# client kept alive); on both sides (lxlb frontends[].http_close, HAProxy
+# option httpclose in the frontend, nginx keepalive_timeout 0).
 # Every throughput figure is the median over ROUNDS interleaved rounds (the
 # targets take turns, in a rotating order). wrk runs on CPU 0 with the static
 # backend, each proxy on CPU 1 (taskset), when the machine has 2+ CPUs; in (f)
@@ -27,20 +39,20 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
-QUICK=0 ONLY=abcdefp PROFILE=1 BIN= WRITE=
+QUICK=0 ONLY=abcgdeftp PROFILE=1 BIN= WRITE=
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) QUICK=1 ;;
         --only) ONLY=${2//,/}; shift ;;
         --no-profile) PROFILE=0 ;;
         --write) WRITE=1 ;;
-        -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "bench: unknown option $1" >&2; exit 2 ;;
         *) BIN=$1 ;;
     esac
     shift
 done
-[ -n "$BIN" ] || { echo "usage: bench/run.sh [--quick] [--only abcdefp] BINARY" >&2; exit 2; }
+[ -n "$BIN" ] || { echo "usage: bench/run.sh [--quick] [--only abcgdeftp] BINARY" >&2; exit 2; }
 [ -x "$BIN" ] || { echo "bench: $BIN is not an executable" >&2; exit 2; }
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 [ "$PROFILE" = 0 ] && ONLY=${ONLY//p/}
@@ -228,8 +240,9 @@ servers_list() {   # "addr name" lines
 }
 
 write_lxlb() {   # FILE PORT KIND MODE [discovery]
-    local f=$1 port=$2 kind=$3 mode=$4 disc=${5:-} close=false ka=10s cl=50s servers
+    local f=$1 port=$2 kind=$3 mode=$4 disc=${5:-} close=false fe_close=false ka=10s cl=50s servers
     [ "$mode" = close ] && close=true
+    [ "$mode" = closeboth ] && fe_close=true
     [ "$mode" = idle ] && ka=300s cl=300s
     if [ -n "$disc" ]; then
         servers="\"discovery\": { \"lxc\": { \"lxcpath\": \"$TB_LXCPATH\", \"group\": \"$GROUP\", \"port\": 80 } }"
@@ -242,7 +255,7 @@ write_lxlb() {   # FILE PORT KIND MODE [discovery]
   "defaults": { "timeout": { "connect": "5s", "client": "$cl", "server": "50s",
                              "keepalive": "$ka", "http_request": "10s" },
                 "retries": 3 },
-  "frontends": [ { "name": "http", "bind": ["127.0.0.1:$port"],
+  "frontends": [ { "name": "http", "bind": ["127.0.0.1:$port"], "http_close": $fe_close,
                    "default_backend": "nodes", "forwardfor": true,
                    "set_headers": { "X-Forwarded-Proto": "http" } } ],
   "backends": [ { "name": "nodes", "balance": "roundrobin", "http_close": $close,
@@ -274,6 +287,7 @@ frontend http
     bind 127.0.0.1:$port
     option forwardfor
     http-request set-header X-Forwarded-Proto http
+$([ "$mode" = closeboth ] && echo "    option httpclose")
     default_backend nodes
 backend nodes
     balance roundrobin
@@ -291,9 +305,12 @@ write_nginx() {   # FILE PORT KIND MODE
     local f=$1 port=$2 kind=$3 mode=$4 ka=10s addr name up_ka="keepalive 64; keepalive_requests 100000000; keepalive_timeout 60s;"
     local conn_hdr='proxy_http_version 1.1; proxy_set_header Connection "";'
     [ "$mode" = idle ] && ka=300s
-    if [ "$mode" = close ]; then
-        ka=0; up_ka=""; conn_hdr='proxy_http_version 1.1; proxy_set_header Connection close;'
+    # httpclose in the backend: a new upstream connection per request, the
+    # client's kept alive; on both sides: the client's closed too.
+    if [ "$mode" = close ] || [ "$mode" = closeboth ]; then
+        up_ka=""; conn_hdr='proxy_http_version 1.1; proxy_set_header Connection close;'
     fi
+    [ "$mode" = closeboth ] && ka=0
     {
         cat <<EOF
 worker_processes $PX_THREADS;
@@ -592,53 +609,23 @@ scale_scenario() {
 }
 
 # ------------------------------------------------------------- profile ----
-# callgrind on lxlb (keep-alive, static backend, no access log) while wrk
-# -c4 sends a fixed-length load; collection is switched on only around the
-# load (callgrind_control), so start-up does not count. Then strace -c on each
-# proxy under normal load: syscalls per request.
+# ------------------------------------------------------------- profile ----
+# bench/cost.sh: per request instructions (callgrind; user space), system
+# calls (strace -c) and TCP segments (nstat), for each proxy in each mode,
+# on a static backend in a network namespace of its own: figures that do not
+# move with the machine's load. Its table and the callgrind tops go to OUT.
 profile() {
-    local t r req ir
-    for t in lxlb haproxy nginx; do
-        log "profile: callgrind on $t"
-        # nginx: one process (no master), so that valgrind sees the worker.
-        WRAP=(valgrind --tool=callgrind --callgrind-out-file="$W/cg-$t.out")
-        NGINX_G='daemon off; master_process off;'
-        start_proxy "$t" static keepalive || { WRAP=(); NGINX_G='daemon off;'; continue; }
-        WRAP=(); NGINX_G='daemon off;'
-        warm "$t"
-        # Zero the counters after start-up and warm-up, dump right after the
-        # load: the dump (cg-NAME.out.1) holds the load only.
-        callgrind_control -z "${PID[$t]}" >/dev/null 2>&1 || log "callgrind_control -z failed"
-        r=$($PIN_LOAD wrk -t1 -c4 -d"$([ "$QUICK" = 1 ] && echo 5 || echo 10)s" -s "$here/report.lua" \
-            "http://127.0.0.1:${PORT[$t]}/" 2>&1 | grep '^RESULT' | cut -d' ' -f2-)
-        callgrind_control -d "${PID[$t]}" >/dev/null 2>&1 || log "callgrind_control -d failed"
-        req=${r%% *}
-        stop_proxy "$t"
-        mv "$W/cg-$t.out.1" "$OUT/callgrind-$t.out" 2>/dev/null || { log "no callgrind dump for $t"; continue; }
-        # Frames still on the stack at the dump (main, the event loop) show
-        # the whole cost: --threshold=100 lists everything, report.py skips them.
-        callgrind_annotate --threshold=100 "$OUT/callgrind-$t.out" 2>/dev/null | head -n 80 >"$OUT/callgrind-$t.txt"
-        callgrind_annotate --inclusive=yes "$OUT/callgrind-$t.out" 2>/dev/null | head -n 80 >"$OUT/callgrind-$t-incl.txt"
-        ir=$(awk '/PROGRAM TOTALS/ {gsub(",","",$1); print $1; exit}' "$OUT/callgrind-$t.txt")
-        echo "requests=$req ir=$ir" >"$OUT/callgrind-$t.meta"
-        log "profile: $t: $req requests, $ir instructions: $([ "${req:-0}" -gt 0 ] && echo $((ir / req))) per request"
-    done
+    log "profile: bench/cost.sh (callgrind, strace, nstat) in keep-alive, httpclose (backend, both sides), TLS keep-alive"
+    COST_OUT=$OUT CERT_KIND=ec ROUNDS=1 DURATION=3 "$here/cost.sh" -w callgrind,strace,cpu -m ka,sclose,close,tka "$BIN" \
+        >"$W/cost.log" 2>&1 || { log "cost.sh failed:"; tail -n 20 "$W/cost.log" >&2; }
+}
 
-    log "profile: syscalls per request (strace -c, wrk -c$CONNS ${DURATION}s, static backend)"
-    local t
-    for t in lxlb haproxy nginx; do
-        start_proxy "$t" static keepalive || continue
-        warm "$t"
-        local spid=${PID[$t]}
-        [ "$t" = nginx ] && spid=$(pgrep -P "$spid" | head -n 1)   # the worker
-        strace -c -f -q -o "$OUT/strace-$t.txt" -p "$spid" &
-        local st=$!
-        sleep 0.5
-        r=$(wrk_run "http://127.0.0.1:${PORT[$t]}/" 3)
-        kill -INT "$st"; wait "$st" 2>/dev/null
-        echo "${r%% *}" >"$OUT/strace-$t.requests"
-        stop_proxy "$t"
-    done
+# (t): bench/tls.sh with this binary, its rows into OUT/tls.tsv.
+tls_scenario() {
+    log "scenario t: TLS (bench/tls.sh): keep-alive and handshakes, ECDSA P-256 and RSA-2048"
+    TLS_OUT=$OUT/tls.tsv ROUNDS=$ROUNDS DURATION=$([ "$QUICK" = 1 ] && echo 3 || echo 5) \
+        "$here/tls.sh" "$BIN" >"$W/tls.log" 2>&1 || { log "tls.sh failed:"; tail -n 20 "$W/tls.log" >&2; }
+    cat "$W/tls.log" >&2
 }
 
 # --------------------------------------------------------------- main ----
@@ -678,19 +665,21 @@ log "backends: static nginx on 127.0.0.1:$STATIC_PORT, Apache http1 $IP1, http2 
 case "$ONLY" in *a*) throughput a static keepalive "http://127.0.0.1:$STATIC_PORT/" ;; esac
 case "$ONLY" in *b*) throughput b apache keepalive "http://$IP1/" ;; esac
 case "$ONLY" in *c*) throughput c apache close "http://$IP1/" ;; esac
+case "$ONLY" in *g*) throughput g apache closeboth "http://$IP1/" ;; esac
 case "$ONLY" in *f*) scale_scenario ;; esac
 case "$ONLY" in *d*) idle_scenario ;; esac
 case "$ONLY" in *e*) for m in $FAIL_MODES; do fail_scenario "$m"; done ;; esac
+case "$ONLY" in *t*) tls_scenario ;; esac
 case "$ONLY" in *p*) profile ;; esac
 echo "elapsed=$((SECONDS - T0))" >>"$OUT/meta.env"
 # Only a full run (or --write) replaces bench/RESULTS.md; --quick and --only
 # runs report into the work directory. The small text inputs of the report
 # are kept, so that it can be redone by hand:
 #   /usr/bin/python3 bench/report.py bench/last-run bench
-[ -z "$WRITE" ] && [ "$QUICK" = 0 ] && [ "$ONLY" = abcdefp ] && WRITE=1
+[ -z "$WRITE" ] && [ "$QUICK" = 0 ] && [ "$ONLY" = abcgdeftp ] && WRITE=1
 if [ "$WRITE" = 1 ]; then DEST=$here; else DEST=$W/report; BENCH_KEEP=1; fi
 rm -rf "$DEST/last-run"; mkdir -p "$DEST/last-run"
 cp "$OUT"/*.tsv "$OUT"/*.env "$DEST/last-run/"
-cp "$OUT"/callgrind-*.txt "$OUT"/callgrind-*.meta "$OUT"/strace-* "$DEST/last-run/" 2>/dev/null
+cp "$OUT"/callgrind-*.txt "$OUT"/callgrind-*.meta "$OUT"/strace-* "$OUT"/cost* "$DEST/last-run/" 2>/dev/null
 /usr/bin/python3 "$here/report.py" "$DEST/last-run" "$DEST" || log "report failed"
 log "done in $((SECONDS - T0)) s: $DEST/RESULTS.md, $DEST/results.png"

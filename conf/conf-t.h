@@ -151,6 +151,9 @@ struct conf_frontend {
     size_t nset_headers;            /* entries in set_headers */
     bool accept_proxy;              /* a PROXY protocol header (v1 or v2) comes
                                      * first on each connection */
+    bool http_close;                /* as HAProxy "option httpclose" in a frontend:
+                                     * close the client connection after each
+                                     * response (and the server's, as a backend's) */
     struct conf_route *routes;      /* in order; the first that matches wins */
     size_t nroutes;                 /* entries in routes */
     struct route_table *route_table; /* routes indexed for matching (lb/route.c),
@@ -262,7 +265,9 @@ enum conf_balance {
 struct conf_backend {
     char *name;                 /* unique among backends */
     enum conf_balance balance;  /* default roundrobin */
-    bool http_close;            /* as HAProxy "option httpclose" */
+    bool http_close;            /* as HAProxy "option httpclose" in a backend: a
+                                 * new server connection per request (the
+                                 * client's stays open as it asks) */
     bool redispatch;            /* default true */
     uint32_t retries;           /* default: defaults.retries */
     struct conf_health health;  /* active checks, .enabled false: none */

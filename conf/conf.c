@@ -214,7 +214,7 @@ static void conf_parse_frontend(struct conf_ctx *x, const struct conf *c,
 {
     static const char *const keys[] = { "name", "bind", "tls", "default_backend",
                                         "forwardfor", "set_headers", "accept_proxy",
-                                        "routes", "http2", "h2", NULL };
+                                        "http_close", "routes", "http2", "h2", NULL };
     const json_t *routes;
 
     if (!conf_is(x, fe, JSON_OBJECT, path, "an object"))
@@ -234,6 +234,7 @@ static void conf_parse_frontend(struct conf_ctx *x, const struct conf *c,
     conf_bool(x, fe, path, "forwardfor", true, &f->forwardfor);
     conf_parse_set_headers(x, f, fe, path);
     conf_bool(x, fe, path, "accept_proxy", false, &f->accept_proxy);
+    conf_bool(x, fe, path, "http_close", false, &f->http_close);
     conf_parse_routes(x, f, fe, path);
     conf_parse_h2_frontend(x, c, f, fe, path);
 }

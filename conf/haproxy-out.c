@@ -29,7 +29,7 @@ struct hap_be {
     const struct hap_proxy *p; /* the backend or listen section */
     const char *name;          /* its name */
     bool kept;                 /* written out (mode http, not disabled) */
-    bool fe_close;             /* a frontend with option httpclose reaches it */
+    bool fe_close;             /* a frontend with option http-server-close reaches it */
 };
 
 struct hap_map {
@@ -505,7 +505,12 @@ static json_t *backend_json(struct hap_map *m, const struct hap_be *b)
         sp = 0;
     put_str(c, o, "name", b->name, p->line);
     json_object_set_new(o, "balance", json_string(p->balance.s ? p->balance.s : "roundrobin"));
-    json_object_set_new(o, "http_close", json_boolean(p->httpclose.on || b->fe_close));
+    /* HAProxy 2.6 closes the server side after each response with either
+     * option in the backend, or http-server-close in a frontend that uses
+     * it: lxlb's backend http_close (httpclose in a frontend closes both
+     * sides: the frontend's http_close). */
+    json_object_set_new(o, "http_close",
+                        json_boolean(p->httpclose.on || p->server_close.on || b->fe_close));
     json_object_set_new(o, "redispatch", json_boolean(p->redispatch.on));
     json_object_set_new(o, "retries", json_integer(p->retries.line ? p->retries.v : 3));
     if (sp)
@@ -805,7 +810,9 @@ static json_t *group_json(struct hap_map *m, const struct hap_proxy *p, const st
     if (json_object_size(h))
         json_object_set(o, "set_headers", h);
     json_decref(h);
-    if (p->httpclose.on) /* lxlb closes per backend: every backend this frontend reaches */
+    if (p->httpclose.on) /* the client side, and the server side of every request */
+        json_object_set_new(o, "http_close", json_true());
+    if (p->server_close.on) /* the server side only: every backend this frontend reaches */
         for (size_t i = 0; i < reach.n; i++) {
             struct hap_be *b = find_be(m, reach.names[i]);
             if (b)

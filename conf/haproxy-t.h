@@ -177,6 +177,7 @@ struct hap_proxy {
     struct hap_str balance;      /* "roundrobin" or "leastconn" (others warned) */
     struct hap_flag forwardfor;  /* option forwardfor */
     struct hap_flag httpclose;   /* option httpclose / forceclose */
+    struct hap_flag server_close; /* option http-server-close (the last of the two wins) */
     struct hap_flag redispatch;  /* option redispatch (HAProxy default off) */
     struct hap_flag log;         /* "log global" or a log line: this proxy logs */
     bool log_own;                /* ...to its own target, not the global one */

@@ -130,8 +130,6 @@ static const struct hap_note notes[] = {
     { "option logasap", "lxlb logs a request when it ends" },
     { "option log-health-checks", "lxlb logs server state changes to stderr" },
     { "option tcplog", "lxlb logs one line per HTTP request" },
-    { "option http-server-close", "lxlb keeps client connections alive and pools server "
-                                  "connections (backends[].http_close closes both sides)" },
     { "option http-pretend-keepalive", "lxlb keeps server connections alive and pools them" },
     { "option http-tunnel", "lxlb parses every request of a connection" },
     { "option ssl-hello-chk", HAP_CHECKS },
@@ -533,8 +531,15 @@ static void option_kw(struct hap_cfg *c, struct hap_proxy *p, const struct hap_w
     o = w->argv[i];
     if (!strcmp(o, "redispatch"))
         set_flag(&p->redispatch, !no, w->line);
-    else if (!strcmp(o, "httpclose") || !strcmp(o, "forceclose"))
+    else if (!strcmp(o, "httpclose") || !strcmp(o, "forceclose")) {
         set_flag(&p->httpclose, !no, w->line);
+        if (!no) /* one connection mode per proxy: the last one set */
+            set_flag(&p->server_close, false, w->line);
+    } else if (!strcmp(o, "http-server-close")) {
+        set_flag(&p->server_close, !no, w->line);
+        if (!no)
+            set_flag(&p->httpclose, false, w->line);
+    }
     else if (!strcmp(o, "forwardfor") && !no)
         opt_forwardfor(c, p, w, i + 1);
     else if (!strcmp(o, "forwardfor"))

@@ -18,6 +18,7 @@ struct event;
 struct frontend;
 struct proxy;
 struct stream;
+struct tio;
 struct cli;
 struct h2c;
 
@@ -77,7 +78,8 @@ struct cli {
     struct proxy *px;            /* owner */
     struct frontend *fe;         /* accepted by (referenced) */
     struct bufferevent *bev;     /* the socket, plain or TLS */
-    struct rd rd;                /* its reading on plain TCP (lb/rd.h); TLS reads itself */
+    struct rd rd;                /* its reading on plain TCP (lb/rd.h) */
+    struct tio *tio;             /* TLS on the socket (lb/tio.h), NULL on plain TCP */
     struct event *timer;         /* the protocol state's deadline */
     int timer_state;             /* the state it was armed in (a callback checks it) */
     const struct cli_proto *proto; /* NULL while the TLS handshake or the PROXY

@@ -43,6 +43,12 @@ void cli_disarm(struct cli *c);
 void cli_read(struct cli *c, bool on);
 /* Write what is queued now (plain TCP), or let libevent write it (TLS). */
 void cli_flush(struct cli *c);
+/* The same for the last bytes before a close that follows at once (the
+ * FIN goes with them). */
+void cli_flush_last(struct cli *c);
+/* How long the output may wait for a client that does not read (NULL:
+ * forever). */
+void cli_write_timeout(struct cli *c, const struct timeval *tv);
 /* Stop sending; read and discard for a moment, then close (or close now
  * when nothing can be lost). */
 void cli_linger(struct cli *c, bool clean);

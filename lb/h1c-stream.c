@@ -98,8 +98,7 @@ static void st_req_pause(struct stream *st, bool paused)
 
 static bool close_after(struct cli *c, const struct stream *st)
 {
-    return !c->h1.keepalive || (st->be && st->be->conf->http_close) ||
-           st->resp_body == H1_BODY_EOF ||
+    return !c->h1.keepalive || st->resp_body == H1_BODY_EOF ||
            c->px->stopping || (c->eof && evbuffer_get_length(h1c_in(c)) == 0);
 }
 
@@ -151,22 +150,23 @@ static void st_resp_body(struct stream *st, struct evbuffer *payload)
  * next request (maybe already buffered: pipelining), or close. */
 static int next_or_close(struct cli *c, struct stream *st, bool whole)
 {
-    cli_flush(c);
+    bool unread = evbuffer_get_length(h1c_in(c)) > 0;
+
+    if (!whole)
+        c->h1.keepalive = false; /* the rest of the body is in the way: close */
+    /* Closing: the response goes with the close (h1c_close_after_flush). */
+    bool closing = !c->h1.keepalive || c->px->stopping || (c->eof && !unread);
+    if (!closing)
+        cli_flush(c);
     ctr_add(c->fe->ctr, CTR_BYTES_OUT, (int64_t)st->bytes_out);
     stream_log(st);
     h1c_end_stream(c);
     c->h1.nreq++;
-    if (!whole)
-        c->h1.keepalive = false; /* the rest of the body is in the way: close */
-    if (!c->h1.keepalive || c->px->stopping) {
-        h1c_close_after_flush(c, whole && evbuffer_get_length(h1c_in(c)) == 0);
+    if (closing) {
+        h1c_close_after_flush(c, whole && !unread);
         return -1;
     }
     h1c_set_state(c, H1C_IDLE);
-    if (c->eof && evbuffer_get_length(h1c_in(c)) == 0) {
-        h1c_close_after_flush(c, true);
-        return -1;
-    }
     cli_arm(c, H1C_IDLE, h1c_tmo(c)->keepalive_ms);
     cli_read(c, true);
     h1c_parse_head(c);
@@ -260,7 +260,7 @@ static void st_tunnel(struct stream *st, struct evbuffer **in, struct evbuffer *
 
     h1c_set_state(c, H1C_TUNNEL);
     c->h1.keepalive = false;
-    bufferevent_set_timeouts(c->bev, NULL, NULL);
+    cli_write_timeout(c, NULL);
     *in = h1c_in(c);
     *out = h1c_out(c);
     cli_read(c, true);

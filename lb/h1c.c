@@ -68,7 +68,7 @@ void h1c_close_after_flush(struct cli *c, bool clean)
     c->h1.keepalive = false;
     c->h1.clean_close = clean;
     cli_read(c, false);
-    cli_flush(c);
+    cli_flush_last(c);
     if (evbuffer_get_length(h1c_out(c)) == 0)
         cli_linger(c, clean);
 }
@@ -113,7 +113,10 @@ static void on_head(struct cli *c)
         stream_refuse(st, 400, WHO_PROXY, PH_BODY, "malformed chunked body");
         return;
     }
-    c->h1.keepalive = st->req_keepalive && !c->px->stopping;
+    /* A frontend's http_close closes the client side after this exchange
+     * (as HAProxy's option httpclose in a frontend); a backend's closes only
+     * the server side (stream.c). */
+    c->h1.keepalive = st->req_keepalive && !c->px->stopping && !c->fe->conf->http_close;
     c->h1.body_wanted = false;
     h1r_body_begin(&c->h1.req, st->req_body);
     if (h1c_acme_reply(c, st))

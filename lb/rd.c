@@ -1,7 +1,7 @@
 /* lb/rd.c - reading plain TCP bufferevents without FIONREAD (see rd.h). */
 #include <errno.h>
 #include <string.h>
-#include <sys/uio.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -12,6 +12,11 @@
 /* As libevent's default single read: large enough for a body chunk, small
  * enough that a burst of connections does not pin much memory. */
 #define RD_CHUNK 16384
+#define RD_MIN_SPACE 4096 /* free space wanted behind buffered bytes */
+/* An output up to this size in several pieces is made one (a copy) and sent
+ * with one send: cheaper in the kernel than writev (see rd_fill). */
+#define RD_SEND_PULLUP 4096
+#define RD_SEND_IOV 16 /* pieces of a larger output sent in one call */
 
 static void rd_event(struct rd *r, short what)
 {
@@ -23,36 +28,75 @@ static void rd_event(struct rd *r, short what)
         eventcb(r->bev, what, arg); /* may free r */
 }
 
-/* One readv into reserved space; < 0 with errno set. */
+size_t rd_space(const struct evbuffer *in)
+{
+    /* One region: asked for 16 KiB behind bytes already there (half a
+     * request head, a pipelined one), libevent would copy them into a new
+     * 32 KiB chain rather than use the free space after them, once per
+     * read (measured: 3000 clients with half a head, then gone, left 16 MB
+     * of RSS that the readv of two regions did not). */
+    return evbuffer_get_length(in) ? RD_MIN_SPACE : RD_CHUNK;
+}
+
+/* One recv into reserved space; < 0 with errno set. recv on one region,
+ * not readv: readv goes through the file layer (fdget_pos, vfs_readv,
+ * sock_read_iter, the iovec copied in) before it reaches the socket, which
+ * perf showed as ~0.5 us of kernel time per keep-alive request that HAProxy,
+ * with recvfrom/sendto, does not spend. */
 static ssize_t rd_fill(struct rd *r, evutil_socket_t fd)
 {
     struct evbuffer *in = bufferevent_get_input(r->bev);
-    struct evbuffer_iovec v[2];
-    struct iovec iov[2];
+    struct evbuffer_iovec v[1];
     ssize_t n;
-    int nv;
 
     /* A bufferevent freezes the end of its input against other writers. */
     evbuffer_unfreeze(in, 0);
-    nv = evbuffer_reserve_space(in, RD_CHUNK, v, 2);
-    if (nv <= 0) {
+    if (evbuffer_reserve_space(in, rd_space(in), v, 1) != 1) {
         evbuffer_freeze(in, 0);
         errno = ENOMEM;
         return -1;
     }
-    for (int i = 0; i < nv; i++) {
-        iov[i].iov_base = v[i].iov_base;
-        iov[i].iov_len = v[i].iov_len;
-    }
-    n = readv(fd, iov, nv);
+    n = recv(fd, v[0].iov_base, v[0].iov_len, 0);
     int saved = errno;
-    size_t left = n > 0 ? (size_t)n : 0;
-    for (int i = 0; i < nv; i++) {
-        v[i].iov_len = left < v[i].iov_len ? left : v[i].iov_len;
-        left -= v[i].iov_len;
-    }
-    evbuffer_commit_space(in, v, n > 0 ? nv : 0);
+    v[0].iov_len = n > 0 ? (size_t)n : 0;
+    evbuffer_commit_space(in, v, n > 0 ? 1 : 0);
     evbuffer_freeze(in, 0);
+    errno = saved;
+    return n;
+}
+
+ssize_t rd_write(struct evbuffer *out, evutil_socket_t fd, int flags)
+{
+    size_t len = evbuffer_get_length(out);
+    struct evbuffer_iovec v[RD_SEND_IOV];
+    struct iovec iov[RD_SEND_IOV];
+    ssize_t n;
+    int nv;
+
+    /* A bufferevent freezes the start of its output so nobody else drains
+     * it; its own write callback thaws it just like this. */
+    evbuffer_unfreeze(out, 1);
+    nv = evbuffer_peek(out, -1, NULL, v, RD_SEND_IOV);
+    if (nv > 1 && len <= RD_SEND_PULLUP) {
+        /* A head and a small body: made one, for one send. */
+        v[0].iov_base = evbuffer_pullup(out, -1);
+        v[0].iov_len = len;
+        nv = 1;
+    }
+    if (nv == 1) {
+        n = send(fd, v[0].iov_base, v[0].iov_len, flags);
+    } else {
+        struct msghdr m = { .msg_iov = iov, .msg_iovlen = (size_t)(nv < RD_SEND_IOV ? nv : RD_SEND_IOV) };
+        for (size_t i = 0; i < m.msg_iovlen; i++) {
+            iov[i].iov_base = v[i].iov_base;
+            iov[i].iov_len = v[i].iov_len;
+        }
+        n = sendmsg(fd, &m, flags); /* the rest on the next write */
+    }
+    int saved = errno;
+    if (n > 0)
+        evbuffer_drain(out, (size_t)n);
+    evbuffer_freeze(out, 1);
     errno = saved;
     return n;
 }

@@ -7,16 +7,21 @@
  * reserved space, and calls the callbacks the bufferevent has (its read
  * callback on data, its event callback with BEV_EVENT_READING and EOF,
  * ERROR or TIMEOUT), so the code above sees the same bufferevent as before.
- * Writing stays the bufferevent's. TLS bufferevents read through OpenSSL
- * and do not use this. */
+ * Writing is the bufferevent's when it must wait for the socket; the
+ * writes done at once go through rd_write. TLS bufferevents read through
+ * OpenSSL and do not use this. */
 #ifndef LXLB_RD_H
 #define LXLB_RD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/time.h>
+#include <sys/types.h>
+#include <event2/util.h>
 
 struct bufferevent;
 struct event;
+struct evbuffer;
 
 struct rd {
     struct bufferevent *bev; /* whose input is filled and whose callbacks run */
@@ -33,5 +38,15 @@ void rd_off(struct rd *r);
 void rd_timeout(struct rd *r, const struct timeval *tv);
 /* Before the bufferevent is freed (it closes the socket). */
 void rd_free(struct rd *r);
+
+/* How much to reserve in an input for one read (a region of at least
+ * this, maybe more: the free space of its last chain). */
+size_t rd_space(const struct evbuffer *in);
+
+/* Write what out holds to fd now (a bufferevent's output: thawed for the
+ * call), with send(2) flags: one send when it is in one piece or small, else
+ * sendmsg over its first pieces. What was written is drained; < 0 with errno
+ * set, as send(2). */
+ssize_t rd_write(struct evbuffer *out, evutil_socket_t fd, int flags);
 
 #endif

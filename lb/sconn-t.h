@@ -76,6 +76,11 @@ struct srv_conn {
                                     * 0: the timer is already the hard deadline */
     uint32_t idle_ms;              /* an orphan that connects idles this long (ms) */
     uint32_t soft_ms;              /* the soft deadline (ms), for messages */
+    uint32_t server_ms;            /* timeout.server of the request in flight (ms) */
+    bool queued;                   /* SC_CONNECTING: a request head waits in the output
+                                    * for the connect to finish */
+    int connect_err;               /* SC_CONNECTING: the connect's failure (errno) that
+                                    * writing the head met, reported by the timer */
     const struct sconn_ops *ops;   /* its stream's callbacks (not while idle or orphan) */
     void *owner;                   /* that stream */
     struct h1r resp;               /* the response reader */

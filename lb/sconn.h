@@ -21,20 +21,24 @@ struct sconn_tmo {
     uint32_t idle_ms;    /* an orphan that connects idles this long in the pool */
 };
 
-/* Connect to s for owner. NULL with *err (errno) when it failed at once (the
- * failure is counted against s). */
+/* Connect to s for owner. head_now: the caller sends its head at once
+ * (sconn_send, before ops->connected); otherwise ops->connected says when to
+ * send. NULL with *err (errno) when it failed at once (the failure is
+ * counted against s). */
 struct srv_conn *sconn_connect(struct event_base *base, struct server *s,
                                const struct sconn_tmo *tmo, const struct sconn_ops *ops,
-                               void *owner, int *err);
+                               void *owner, bool head_now, int *err);
 /* A pooled connection taken by a stream (lb/pool.h pool_take). */
 void sconn_adopt(struct srv_conn *c, const struct sconn_ops *ops, void *owner);
 
 /* Where the request head goes (before sconn_send). */
 struct evbuffer *sconn_out(struct srv_conn *c);
 /* The head is in sconn_out: send it, then read the response head into
- * resp_head. method: the request's (HEAD); framing: its body's. */
-void sconn_send(struct srv_conn *c, int method, enum h1_body framing,
-                struct http_head *resp_head, uint32_t server_ms);
+ * resp_head. method: the request's (HEAD); framing: its body's. 1: on its
+ * way; 0: still connecting (sconn_connect with head_now): the head goes when
+ * the connect is done, and ops->connected (or ops->failed) follows. */
+int sconn_send(struct srv_conn *c, int method, enum h1_body framing,
+               struct http_head *resp_head, uint32_t server_ms);
 /* Bytes of request body it can queue now. */
 size_t sconn_room(const struct srv_conn *c);
 /* Request payload (all of it is moved), framed as the request's; then the end. */

@@ -26,9 +26,16 @@ void st_drop_sconn(struct stream *st);
 void st_list_add(struct stream **head, struct stream *st, size_t off);
 void st_list_del(struct stream *st, size_t off);
 
+/* A new server connection per request, as HAProxy 2.6's option httpclose:
+ * set on the backend (the server side only), or on the frontend (both). */
+bool st_server_close(const struct stream *st);
+
 /* The request's head to its ready server connection, then its body as the
  * connection takes it (the client paused while it is full). */
 int st_send_request(struct stream *st);
+/* Its head went with the connect (sconn_send said 0), and the connect is
+ * done: the request counts from now, its body follows. */
+int st_request_sent(struct stream *st);
 int st_pump_request(struct stream *st);
 /* Try elsewhere (or again) as dispatch says, or answer with its status. */
 int st_retry(struct stream *st, enum disp_why why, char who, const char *text);

@@ -19,7 +19,11 @@
 static void sc_connected(void *arg)
 {
     struct stream *st = arg;
-    st_send_request(st);
+
+    if (st->head_queued)
+        st_request_sent(st); /* the head goes now */
+    else
+        st_send_request(st);
 }
 
 static bool sc_give_up(void *arg)
@@ -44,7 +48,7 @@ static int resp_head_final(struct stream *st, int status)
     st->status = status;
     st->resp_body = st->sc->resp.body;
     st->resp_keepalive = llhttp_should_keep_alive(p) && st->resp_body != H1_BODY_EOF &&
-                         !cb->http_close;
+                         !st_server_close(st);
     struct fwd_resp_ctx ctx = {
         .status = status,
         .cookie = ck,
@@ -116,10 +120,12 @@ static int sc_failed(void *arg, enum sc_fail why, bool nothing_back, const char 
                    why == SC_FAIL_CLOSED ? NULL : text);
         return -1;
     }
-    if (why == SC_FAIL_SLOW)
+    if (why == SC_FAIL_SLOW) {
         st->sc = NULL; /* an orphan now: it is not ours to free */
-    else
+        st->head_queued = false; /* (it dropped the head) */
+    } else {
         st_drop_sconn(st);
+    }
     log_event(LOG_LVL_DEBUG, "server %s/%s (%s): %s", st->be->name, st->srv->name,
               st->srv->addr.text, text);
     switch (why) {

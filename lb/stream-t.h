@@ -127,6 +127,9 @@ struct stream {
     bool req_done;                 /* the whole request reached the server's buffer */
     bool resp_keepalive;           /* the server allows reusing its connection */
     bool conn_reused;              /* the request went on a pooled connection */
+    bool head_queued;              /* ST_CONNECT: the head waits in the connection's
+                                    * output for the connect to finish */
+    size_t head_bytes;             /* bytes of the head sent to the server */
     bool upgrade;                  /* the request asks for an Upgrade (Connection: upgrade
                                     * and Upgrade, no body): a 101 opens a tunnel */
     enum conf_send_proxy send_proxy; /* the PROXY header its server connections start

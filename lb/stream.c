@@ -143,6 +143,7 @@ static void bind_server(struct stream *st, struct server *srv)
 
 void st_drop_sconn(struct stream *st)
 {
+    st->head_queued = false; /* a queued head goes with its connection */
     if (st->sc) {
         sconn_free(st->sc);
         st->sc = NULL;
@@ -329,7 +330,30 @@ static const char *upgrade_asked(const struct stream *st, size_t *len)
     return NULL;
 }
 
-/* The server connection is ready: send the head, then the body as it comes. */
+bool st_server_close(const struct stream *st)
+{
+    return st->be->conf->http_close || st->fe->conf->http_close;
+}
+
+/* The head is on its way to a connected server: the request counts from
+ * here; then the body, as it comes. */
+int st_request_sent(struct stream *st)
+{
+    st->head_queued = false;
+    st->t_connect_us = st_now_us(st);
+    st->state = ST_WAIT;
+    ctr_inc(st->srv->ctr, CTR_REQUESTS);
+    ctr_add(st->srv->ctr, CTR_BYTES_OUT, (int64_t)st->head_bytes);
+    if (st->req_body == H1_BODY_NONE) {
+        st->req_done = true;
+        return 0;
+    }
+    st->req_done = false;
+    return st_pump_request(st);
+}
+
+/* Send the head on the server connection: a ready one, or one still
+ * connecting (then it goes, and counts, when the connect is done). */
 int st_send_request(struct stream *st)
 {
     const struct conf_backend *cb = st->be->conf;
@@ -339,7 +363,7 @@ int st_send_request(struct stream *st)
         .minor = st->req_minor,
         .fe = st->fe->conf,
         .client_ip = NULL,
-        .close = cb->http_close,
+        .close = st_server_close(st),
         .cookie_name = cb->cookie.mode ? cb->cookie.name : NULL,
         .cookie_act = cookie_action(&cb->cookie),
     };
@@ -349,20 +373,15 @@ int st_send_request(struct stream *st)
     ctx.client_ip = st->cli->client_ip(st);
     ctx.upgrade = upgrade_asked(st, &ctx.upgrade_len);
     st->upgrade = ctx.upgrade != NULL;
-    st->t_connect_us = st_now_us(st);
-    st->state = ST_WAIT;
-    ctr_inc(st->srv->ctr, CTR_REQUESTS);
     if (st->send_proxy && st->sc->uses == 0)
         send_proxy_header(st, out);
     fwd_request_head(out, &st->req, &ctx);
-    ctr_add(st->srv->ctr, CTR_BYTES_OUT, (int64_t)(evbuffer_get_length(out) - before));
-    sconn_send(st->sc, st->method, st->req_body, &st->resp, st_tmo(st)->server_ms);
-    if (st->req_body == H1_BODY_NONE) {
-        st->req_done = true;
+    st->head_bytes = evbuffer_get_length(out) - before;
+    if (sconn_send(st->sc, st->method, st->req_body, &st->resp, st_tmo(st)->server_ms) == 0) {
+        st->head_queued = true; /* sc_connected (or sc_failed) follows */
         return 0;
     }
-    st->req_done = false;
-    return st_pump_request(st);
+    return st_request_sent(st);
 }
 
 /* Connect st to srv: a pooled connection when allowed, else a new one. */
@@ -392,9 +411,13 @@ static int connect_to(struct stream *st, struct server *srv, bool pooled)
         .soft_ms = st->be->conf->redispatch ? CONNECT_SOFT_MS : 0,
         .idle_ms = t->keepalive_ms,
     };
-    st->sc = sconn_connect(st->px->base, srv, &ct, &st_sc_ops, st, &err);
+    /* A bodiless request's head goes with the connect, without waiting
+     * for it to be reported done; a body waits in the client's input until
+     * the server is there, so that a failed connect can still be retried. */
+    bool head_now = st->req_body == H1_BODY_NONE;
+    st->sc = sconn_connect(st->px->base, srv, &ct, &st_sc_ops, st, head_now, &err);
     if (st->sc)
-        return 0;
+        return head_now ? st_send_request(st) : 0;
     if (err == ENOMEM)
         return stream_refuse(st, 503, WHO_RESOURCE, PH_CONNECT, "out of memory");
     return st_retry(st, DISP_CONNECT_FAILED, WHO_SERVER, evutil_socket_error_to_string(err));

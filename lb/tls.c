@@ -1,4 +1,4 @@
-/* lb/tls.c - TLS termination with OpenSSL and libevent_openssl.
+/* lb/tls.c - TLS termination with OpenSSL: contexts, certificates, SNI.
  *
  * A frontend's struct tls_ctx is one SSL_CTX per certificate: [0] is the
  * default, where every connection starts; the SNI callback moves a
@@ -20,6 +20,8 @@
  * encrypts them with the keys of the connection's first context (the
  * frontend's default), whatever SNI switched to.
  *
+ * The TLS on each connection's socket is lb/tio.c's.
+ *
  * Policy, as a public HTTPS front end should have it: TLS 1.2 and 1.3 only,
  * the server's cipher order (ECDHE with AES-GCM or ChaCha20 for 1.2,
  * OpenSSL's default 1.3 suites), no compression, no renegotiation, ALPN
@@ -31,7 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/util.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -43,6 +44,7 @@
 #include "acme/acme.h"
 #include "conf/conf.h"
 #include "lb/log.h"
+#include "lb/tio.h"
 #include "lb/tls.h"
 
 /* TLS 1.2 suites, in our order of preference; 1.3 keeps OpenSSL's defaults. */
@@ -131,8 +133,9 @@ static void tls_ctx_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, l
  * session cache the session of any connection that ended without a
  * close_notify sent: an SSLv3 rule. Since TLS 1.1 an unclean close need not
  * cost the session (RFC 4346, 7.2.1), HTTP framing tells truncation apart,
- * and libevent closes without SSL_shutdown: without this, session-ID
- * resumption would never work. A fatal alert still removes the session. */
+ * and lxlb closes many connections without close_notify (the client went
+ * first, a keep-alive timeout, an abort): without this, session-ID
+ * resumption would rarely work. A fatal alert still removes the session. */
 static void conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
                       void *argp)
 {
@@ -510,34 +513,30 @@ struct bufferevent *tls_bev_new(struct tls_ctx *t, struct event_base *base, int 
     /* Marks our client SSLs (conn_gone), and tells alpn_cb its generation:
      * the SSL holds t's default context (session_ctx), so t outlives it. */
     SSL_set_ex_data(ssl, conn_idx, t);
-    /* libevent_openssl writes each buffer chunk at once as its own record
-     * (the response head, then the body): with Nagle the second waits for
-     * the client's delayed ACK, 40 ms per response. Records are large writes
-     * anyway; nginx sets TCP_NODELAY on its TLS connections for this too. */
+    /* A response up to 16 KiB is one record (lb/tio.c), but a larger one
+     * is several: with Nagle the last would wait for the client's delayed
+     * ACK. nginx sets TCP_NODELAY on its TLS connections for this too. */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
-    bev = bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                         BEV_OPT_CLOSE_ON_FREE);
-    if (!bev) {
+    /* A plain bufferevent for the buffers and callbacks: lb/tio.c does the
+     * TLS on the socket. */
+    if (!(bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE))) {
         SSL_free(ssl);
         return NULL;
     }
-    /* Browsers and wrk close without close_notify: that is an EOF to us
-     * (the HTTP framing tells truncation apart), not an error. */
-    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    if (!tio_new(bev, ssl)) { /* (it freed ssl) */
+        bufferevent_setfd(bev, -1); /* the caller closes fd */
+        bufferevent_free(bev);
+        return NULL;
+    }
     return bev;
 }
 
 void tls_log_failure(struct bufferevent *bev, short what, const char *fe, const char *client)
 {
-    int sys = EVUTIL_SOCKET_ERROR();
-    const char *why = NULL;
-    unsigned long e;
+    int sys;
+    unsigned long e = tio_error(tio_of(bev), &sys);
+    const char *why = e ? ERR_reason_error_string(e) : NULL;
 
-    /* libevent keeps the queue newest last and also stores bare SSL_ERROR_*
-     * codes (< 256, no reason string): the oldest real reason is the cause. */
-    while ((e = bufferevent_get_openssl_error(bev)))
-        if (e > 0xff && ERR_reason_error_string(e))
-            why = ERR_reason_error_string(e);
     if (!why)
         why = (what & BEV_EVENT_TIMEOUT) ? "timeout"
               : (what & BEV_EVENT_EOF) || !sys ? "connection closed by the client"
@@ -547,7 +546,7 @@ void tls_log_failure(struct bufferevent *bev, short what, const char *fe, const 
 
 const char *tls_log_suffix(struct bufferevent *bev, char *buf, size_t n)
 {
-    SSL *ssl = bufferevent_openssl_get_ssl(bev);
+    SSL *ssl = tio_ssl(tio_of(bev));
 
     if (!ssl)
         return "";
@@ -557,7 +556,7 @@ const char *tls_log_suffix(struct bufferevent *bev, char *buf, size_t n)
 
 bool tls_alpn_h2(struct bufferevent *bev)
 {
-    SSL *ssl = bufferevent_openssl_get_ssl(bev);
+    SSL *ssl = tio_ssl(tio_of(bev));
     const unsigned char *p = NULL;
     unsigned int n = 0;
 

@@ -2,6 +2,7 @@
 with redispatch lxlb stops waiting on a connect after a second when another
 server can answer, instead of the whole timeout.connect."""
 import socket
+import threading
 import time
 
 from helpers import free_port, get, make_config
@@ -70,6 +71,55 @@ def test_no_other_server_waits_for_timeout_connect(backend, lxlb):
         took = time.monotonic() - t0
         assert r.status == 503
         assert 1.3 < took < 3.0, took
+    finally:
+        for c in fillers:
+            c.close()
+        hole.close()
+
+
+def test_a_connect_given_up_on_never_sends_the_request(backend, lxlb):
+    """lxlb writes a request head right behind its connect: when the stream
+    moves on from a slow connect, that head must not reach the slow server
+    once the connect completes after all (the connection is pooled, and the
+    next request it carries must go alone)."""
+    a = backend("A")
+    hole, fillers, addr = blackhole()
+    try:
+        cfg = make_config({"b": [(addr, {"name": "hole"}), a]}, port=free_port())
+        cfg["backends"][0]["redispatch"] = True
+        cfg["defaults"] = {"timeout": {"connect": "8s", "server": "2s"}}
+        lx = lxlb(cfg)
+        r = get(lx.port, "/first", timeout=10)  # round robin: the hole first
+        assert r.status == 200 and r.body == b"backend A"
+        # Make room in the hole's queue: lxlb's connect (retransmitting its
+        # SYN) completes now, as an orphan that goes to the pool.
+        hole.setblocking(False)
+        for _ in fillers:
+            try:
+                hole.accept()[0].close()
+            except BlockingIOError:
+                break
+        hole.settimeout(8)
+        conn = hole.accept()[0]
+        time.sleep(0.3)
+        # The next requests take turns again: one takes the pooled orphan.
+        later = threading.Thread(target=lambda: [get(lx.port, "/second", timeout=10)
+                                                 for _ in range(2)])
+        later.start()
+        got = b""
+        conn.settimeout(1.5)
+        try:
+            while b"/second" not in got:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+        except socket.timeout:
+            pass
+        conn.close()
+        later.join()
+        assert b"/second" in got, got
+        assert b"/first" not in got, "the given-up connect carried its request: %r" % got
     finally:
         for c in fillers:
             c.close()

@@ -24,7 +24,7 @@ import time
 
 import pytest
 
-from helpers import Conn, free_port, get, lxlb_path, wait_port
+from helpers import Conn, ConnectionClosed, free_port, get, lxlb_path, wait_port
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 
@@ -163,6 +163,22 @@ def seen_by_server(port, headers):
     }
 
 
+def client_side(port):
+    """(the first response says Connection: close, a second request on the
+    same connection is answered)."""
+    with Conn(port) as c:
+        c.request("GET", "/")
+        r = c.read_response()
+        assert r.status == 200, r
+        closes = "close" in r.tokens("Connection")
+        try:
+            c.request("GET", "/")
+            reused = c.read_response().status == 200
+        except (OSError, ConnectionClosed):
+            reused = False
+    return closes, reused
+
+
 def set_cookies(r):
     """Set-Cookie fields as (name=value, sorted lower-case attribute names)."""
     out = []
@@ -248,10 +264,10 @@ def test_seed_answers_as_haproxy_does(backend, haproxy, lxlb, tmp_path, monkeypa
     r_h, r_l = get(hp, "/setcookie"), get(lp, "/setcookie")
     assert set_cookies(r_h) == set_cookies(r_l), (r_h, r_l)
     assert set_cookies(r_l)[0][0] in ("JSESSIONID=app-A", "JSESSIONID=app-B")
-    # option httpclose: the server is asked to close (HAProxy 2.6 keeps the
-    # client's connection open when httpclose is only in the backend; lxlb's
-    # http_close closes it too: README, "Coming from HAProxy").
-    assert seen_l["connection"] == ["close"]
+    # option httpclose in the backend: the server is asked to close, and the
+    # client's connection stays open, for both.
+    assert seen_h["connection"] == seen_l["connection"] == ["close"]
+    assert client_side(hp) == client_side(lp) == (False, True), (client_side(hp), client_side(lp))
     # The access log went to syslog, facility local0 (<134> = local0.info).
     syslog.settimeout(5)
     line = syslog.recv(65536).decode()

@@ -131,17 +131,43 @@ def test_pipelined_requests_across_two_servers_stay_in_order(backend, lxlb):
     assert got == targets
 
 
-def test_http_close_one_server_connection_per_request(backend, lxlb):
+def test_backend_http_close_closes_the_server_side_only(backend, lxlb):
+    """As HAProxy 2.6's option httpclose in a backend: a new server connection
+    per request, asked to close; the client's connection stays open."""
     a = backend("A")
     cfg = make_config({"b": [a]})
     cfg["backends"][0]["http_close"] = True
     lx = lxlb(cfg)
+    with Conn(lx.port) as c:
+        for i in range(5):
+            c.request("GET", "/headers?i=%d" % i)
+            r = c.read_response()
+            assert r.status == 200 and r.json()["target"] == "/headers?i=%d" % i, r
+            assert "close" not in r.tokens("Connection"), r
+            sent = [v for n, v in r.json()["headers"] if n.lower() == "connection"]
+            assert sent == ["close"], sent
+        # An HTTP/1.1 client that asks to close still gets its close.
+        c.request("GET", "/", headers={"Connection": "close"})
+        r = c.read_response()
+        assert r.status == 200 and "close" in r.tokens("Connection"), r
+        assert c.is_closed_by_peer(), "client connection left open after Connection: close"
+    s = a.stats()
+    assert s["requests"] == 6 and s["connections"] == 6, s
+
+
+def test_frontend_http_close_closes_both_sides(backend, lxlb):
+    """As HAProxy 2.6's option httpclose in a frontend (or defaults): the
+    client connection closes after each response, the server's too."""
+    a = backend("A")
+    lx = lxlb(make_config({"b": [a]}, http_close=True))
     for i in range(5):
         with Conn(lx.port) as c:
-            c.request("GET", "/?i=%d" % i)
+            c.request("GET", "/headers?i=%d" % i)
             r = c.read_response()
-            assert r.status == 200 and r.body == b"backend A", r
+            assert r.status == 200 and r.json()["target"] == "/headers?i=%d" % i, r
             assert "close" in r.tokens("Connection"), r
+            sent = [v for n, v in r.json()["headers"] if n.lower() == "connection"]
+            assert sent == ["close"], sent
             assert c.is_closed_by_peer(), "client connection left open with http_close"
     s = a.stats()
     assert s["requests"] == 5 and s["connections"] == 5, s

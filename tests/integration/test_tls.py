@@ -206,6 +206,33 @@ def test_session_resumption(https, certs, tmp_path):
     assert "Reused, TLSv1.3" in out, out
 
 
+def test_close_sends_close_notify_and_tls13_sessions_resume(https, certs, tmp_path):
+    """A connection lxlb closes after its response ends with close_notify,
+    as HAProxy's and nginx's do: a client sees a clean end (Python's ssl
+    raises on a bare EOF, OpenSSL's s_client reports "unexpected eof"), and
+    resumes the session next time."""
+    lx, port, _ = https
+    ctx = ssl.create_default_context(cafile=certs["ca"])
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        s = ctx.wrap_socket(raw, server_hostname="lxlb.test")
+        s.sendall(b"GET /bye HTTP/1.1\r\nHost: lxlb.test\r\nConnection: close\r\n\r\n")
+        got = b""
+        while True:
+            chunk = s.recv(65536)  # SSLEOFError here on an end without close_notify
+            if not chunk:
+                break
+            got += chunk
+        s.close()
+    assert got.startswith(b"HTTP/1.1 200 ") and got.endswith(b"backend A"), got
+    sess = str(tmp_path / "s13")
+    out = s_client(port, "-tls1_3", "-sess_out", sess, "-ign_eof",
+                   stdin="GET / HTTP/1.1\r\nHost: lxlb.test\r\nConnection: close\r\n\r\n")
+    assert "backend A" in out.stdout and "unexpected eof" not in out.stderr, out
+    out = s_client(port, "-tls1_3", "-sess_in", sess).stdout
+    assert "Reused, TLSv1.3" in out, out
+
+
 def test_keepalive_and_pipelining_over_tls(https, certs):
     lx, port, _ = https
     with tls_conn(certs, port) as c:

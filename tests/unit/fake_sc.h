@@ -27,6 +27,7 @@ struct fake_sc {
     int sends;                 /* requests sent on it */
     int body_ends;             /* sconn_body_end calls */
     bool released, reuse, freed, orphan, resumed;
+    bool queued;               /* a head sent with the connect, before it is done */
 };
 
 extern struct fake_sc *fakes[MAX_FAKES]; /* connections made, in order */

@@ -59,6 +59,7 @@ static const char full_json[] =
     "               \"certs\": [ { \"cert\": \"/etc/lxlb/other.pem\" } ] },\n"
     "      \"default_backend\": \"http_nodes\",\n"
     "      \"forwardfor\": false,\n"
+    "      \"http_close\": true,\n"
     "      \"set_headers\": { \"X-Forwarded-Proto\": \"https\", \"X-Empty\": \"\" } } ],\n"
     "  \"backends\": [ {\n"
     "      \"name\": \"http_nodes\",\n"
@@ -117,7 +118,7 @@ static void test_valid_full(void)
     CHECK_STR(f->tls.certs[1].key, "/etc/lxlb/other.pem");
     CHECK_STR(f->default_backend, "http_nodes");
     CHECK(f->backend == &c->backends[0]);
-    CHECK(!f->forwardfor);
+    CHECK(!f->forwardfor && f->http_close);
     CHECK(f->nset_headers == 2);
     CHECK_STR(f->set_headers[0].name, "X-Forwarded-Proto");
     CHECK_STR(f->set_headers[0].value, "https");
@@ -178,7 +179,7 @@ static void test_minimal_defaults(void)
     CHECK(c->limits.request_line == 8192 && c->limits.header_size == 32768);
     CHECK(c->limits.header_count == 100);
     CHECK(c->retries == 3);
-    CHECK(c->frontends[0].forwardfor);
+    CHECK(c->frontends[0].forwardfor && !c->frontends[0].http_close);
     CHECK(!c->frontends[0].tls.enabled && c->frontends[0].nset_headers == 0);
     CHECK(c->frontends[0].backend == &c->backends[0]);
     b = &c->backends[0];

@@ -683,14 +683,36 @@ static void test_balance_and_options(void)
     CHECK_STR(str_at(j, "backends[0].balance"), "leastconn");
     CHECK_STR(str_at(j, "backends[1].balance"), "roundrobin");
     CHECK_MSG("t.cfg:13: 'balance source' is not supported");
-    CHECK_MSG("t.cfg:15: 'option http-server-close' is not supported");
-    /* The frontend's httpclose (from defaults) closes every backend it reaches. */
+    /* As HAProxy 2.6: the frontend's httpclose (from defaults) closes the
+     * client side and every server side; a backend's httpclose or
+     * http-server-close closes its server side only. */
+    CHECK(bool_at(j, "frontends[0].http_close") == 1);
     CHECK(bool_at(j, "backends[0].http_close") == 1);
     CHECK(bool_at(j, "backends[1].http_close") == 1);
     CHECK(bool_at(j, "backends[2].http_close") == 0);
+    CHECK_NO_MSG("http-server-close");
     /* One of two backends has forwardfor: lxlb adds it for the frontend. */
     CHECK(bool_at(j, "frontends[0].forwardfor") == 1);
     CHECK_MSG("some of the backends of 'f' have 'option forwardfor'");
+    /* http-server-close in a frontend: the server side of every backend it
+     * reaches, the client side kept alive. */
+    j = conv("defaults\n mode http\n"
+             "frontend f\n bind 127.0.0.1:18080\n option http-server-close\n"
+             " default_backend a\n use_backend c if { path_beg /c }\n"
+             "backend a\n server s 127.0.0.1:1\n"
+             "backend c\n server s 127.0.0.1:2\n"
+             "backend d\n server s 127.0.0.1:3\n");
+    CHECK(j != NULL);
+    CHECK(at(j, "frontends[0].http_close") == NULL);
+    CHECK(bool_at(j, "backends[0].http_close") == 1);
+    CHECK(bool_at(j, "backends[1].http_close") == 1);
+    CHECK(bool_at(j, "backends[2].http_close") == 0);
+    /* The last of the two options set wins, as in HAProxy. */
+    j = conv(BASIC(" option http-server-close\n option httpclose\n", ""));
+    CHECK(bool_at(j, "frontends[0].http_close") == 1);
+    j = conv(BASIC(" option httpclose\n option http-server-close\n", ""));
+    CHECK(at(j, "frontends[0].http_close") == NULL);
+    CHECK(bool_at(j, "backends[0].http_close") == 1);
     /* HAProxy's defaults where lxlb's differ. */
     j = conv(BASIC("", ""));
     CHECK(bool_at(j, "frontends[0].forwardfor") == 0);

@@ -42,10 +42,10 @@ static struct fake_sc *pooled;          /* pool_take hands this out once */
 
 struct srv_conn *__real_sconn_connect(struct event_base *, struct server *,
                                       const struct sconn_tmo *, const struct sconn_ops *,
-                                      void *, int *);
+                                      void *, bool, int *);
 void __real_sconn_adopt(struct srv_conn *, const struct sconn_ops *, void *);
 struct evbuffer *__real_sconn_out(struct srv_conn *);
-void __real_sconn_send(struct srv_conn *, int, enum h1_body, struct http_head *, uint32_t);
+int __real_sconn_send(struct srv_conn *, int, enum h1_body, struct http_head *, uint32_t);
 size_t __real_sconn_room(const struct srv_conn *);
 void __real_sconn_body(struct srv_conn *, struct evbuffer *);
 void __real_sconn_body_end(struct srv_conn *);
@@ -85,10 +85,10 @@ static struct fake_sc *fake_new(struct server *s, const struct sconn_ops *ops, v
 
 struct srv_conn *__wrap_sconn_connect(struct event_base *base, struct server *s,
                                       const struct sconn_tmo *tmo, const struct sconn_ops *ops,
-                                      void *owner, int *err)
+                                      void *owner, bool head_now, int *err)
 {
     if (!fake_on)
-        return __real_sconn_connect(base, s, tmo, ops, owner, err);
+        return __real_sconn_connect(base, s, tmo, ops, owner, head_now, err);
     if (fail_next_connect) {
         *err = fail_next_connect;
         fail_next_connect = 0;
@@ -116,23 +116,26 @@ struct evbuffer *__wrap_sconn_out(struct srv_conn *c)
     return fake_of(c) ? fake_of(c)->out : __real_sconn_out(c);
 }
 
-void __wrap_sconn_send(struct srv_conn *c, int method, enum h1_body framing,
-                       struct http_head *resp_head, uint32_t server_ms)
+int __wrap_sconn_send(struct srv_conn *c, int method, enum h1_body framing,
+                      struct http_head *resp_head, uint32_t server_ms)
 {
     struct fake_sc *f = fake_of(c);
 
-    if (!f) {
-        __real_sconn_send(c, method, framing, resp_head, server_ms);
-        return;
-    }
-    c->state = SC_BUSY;
+    if (!f)
+        return __real_sconn_send(c, method, framing, resp_head, server_ms);
     c->uses++;
     c->req_method = method;
     c->req_framing = framing;
     c->head_done = false;
     c->got_bytes = false;
     h1r_begin(&c->resp, resp_head);
+    if (c->state == SC_CONNECTING) {
+        f->queued = true; /* as lb/sconn.c: it goes when the test connects it */
+        return 0;
+    }
+    c->state = SC_BUSY;
     f->sends++;
+    return 1;
 }
 
 size_t __wrap_sconn_room(const struct srv_conn *c)
@@ -216,7 +219,13 @@ struct srv_conn *__wrap_pool_take(struct server *s)
 /* What a real connection would do, driven by the test. */
 void fake_connected(struct fake_sc *f)
 {
-    f->sc.state = SC_READY;
+    if (f->queued) { /* the head written with the connect leaves now */
+        f->queued = false;
+        f->sc.state = SC_BUSY;
+        f->sends++;
+    } else {
+        f->sc.state = SC_READY;
+    }
     f->sc.ops->connected(f->sc.owner);
 }
 
@@ -228,6 +237,8 @@ static bool fake_slow(struct fake_sc *f)
     const struct sconn_ops *ops = f->sc.ops;
     void *owner = f->sc.owner;
     f->orphan = true;
+    f->queued = false; /* the real one drops a queued head */
+    evbuffer_drain(f->out, (size_t)-1);
     f->sc.state = SC_ORPHAN;
     f->sc.ops = NULL;
     ops->failed(owner, SC_FAIL_SLOW, true, "no answer to connect within 1s");

@@ -90,27 +90,15 @@ void cli_read(struct cli *c, bool on)
         rd_off(&c->rd);
 }
 
-/* Write what is queued on the socket now, from the callback that queued
- * it, rather than ask the loop for a write event and write on its next
- * turn: that cost two epoll_ctl calls and a loop turn per response. The
- * bufferevent's own writing (EV_WRITE) is enabled only while bytes are left
- * after this attempt, which is when backpressure and the write timeout
- * matter; the write callback disables it again once all is out. TLS leaves
- * the writing to libevent_openssl, which needs its write side for records. */
+/* Plain TCP writes at once (rd_flush); TLS through lb/tio.c, which does
+ * the same for records. A connection libevent writes for itself (!direct)
+ * is left to it. */
 void cli_flush(struct cli *c)
 {
-    struct evbuffer *out = bufferevent_get_output(c->bev);
-
-    if (c->tio) {
+    if (c->tio)
         tio_flush(c->tio);
-        return;
-    }
-    if (!c->direct || evbuffer_get_length(out) == 0 ||
-        (bufferevent_get_enabled(c->bev) & EV_WRITE))
-        return;
-    rd_write(out, bufferevent_getfd(c->bev), 0); /* an error shows on the next write */
-    if (evbuffer_get_length(out) > 0)
-        bufferevent_enable(c->bev, EV_WRITE);
+    else if (c->direct)
+        rd_flush(c->bev, 0);
 }
 
 /* The last bytes before a close, sent with MSG_MORE: the kernel holds them
@@ -120,20 +108,10 @@ void cli_flush(struct cli *c)
  * follows in the same call may use it: held bytes wait for the next push. */
 void cli_flush_last(struct cli *c)
 {
-    struct evbuffer *out = bufferevent_get_output(c->bev);
-
-    if (c->tio) {
+    if (c->tio)
         tio_flush_last(c->tio);
-        return;
-    }
-    if (!c->direct || evbuffer_get_length(out) == 0 ||
-        (bufferevent_get_enabled(c->bev) & EV_WRITE)) {
-        cli_flush(c);
-        return;
-    }
-    rd_write(out, bufferevent_getfd(c->bev), MSG_MORE);
-    if (evbuffer_get_length(out) > 0)
-        bufferevent_enable(c->bev, EV_WRITE); /* its writev pushes what MSG_MORE held */
+    else if (c->direct)
+        rd_flush(c->bev, MSG_MORE);
 }
 
 void cli_write_timeout(struct cli *c, const struct timeval *tv)

@@ -191,3 +191,14 @@ void rd_free(struct rd *r)
     r->ev = NULL;
     r->on = false;
 }
+
+void rd_flush(struct bufferevent *bev, int flags)
+{
+    struct evbuffer *out = bufferevent_get_output(bev);
+
+    if (evbuffer_get_length(out) == 0 || (bufferevent_get_enabled(bev) & EV_WRITE))
+        return;
+    rd_write(out, bufferevent_getfd(bev), flags);
+    if (evbuffer_get_length(out) > 0)
+        bufferevent_enable(bev, EV_WRITE); /* its writev also pushes what MSG_MORE held */
+}

@@ -49,4 +49,13 @@ size_t rd_space(const struct evbuffer *in);
  * set, as send(2). */
 ssize_t rd_write(struct evbuffer *out, evutil_socket_t fd, int flags);
 
+/* Write what bev's output holds now, from the callback that queued it,
+ * rather than ask the loop for a write event and write on its next turn
+ * (that cost two epoll_ctl calls and a loop turn per message). bev's own
+ * writing (EV_WRITE) is enabled only while bytes are left, which is when
+ * backpressure and the write timeout matter; its write callback disables
+ * it again once all is out. While it is enabled, libevent writes. An error
+ * shows on the next write. */
+void rd_flush(struct bufferevent *bev, int flags);
+
 #endif

@@ -288,22 +288,8 @@ void sconn_adopt(struct srv_conn *c, const struct sconn_ops *ops, void *owner)
 
 /* ---------------------------------------------------------------- sending */
 
-/* Write what is queued now, from the callback that queued it, rather than
- * ask the loop for a write event and write on its next turn: that cost two
- * epoll_ctl calls and a loop turn per request. The bufferevent's own writing
- * (EV_WRITE) is enabled only while bytes are left, which is when
- * backpressure and the write timeout matter; the write callback disables it
- * again once all is out. */
-static void flush_out(struct srv_conn *c)
-{
-    struct evbuffer *out = bufferevent_get_output(c->bev);
-
-    if (evbuffer_get_length(out) == 0 || (bufferevent_get_enabled(c->bev) & EV_WRITE))
-        return;
-    rd_write(out, bufferevent_getfd(c->bev), 0); /* an error shows on the next write */
-    if (evbuffer_get_length(out) > 0)
-        bufferevent_enable(c->bev, EV_WRITE);
-}
+/* Requests go out from the callback that queued them (rd_flush). */
+static void flush_out(struct srv_conn *c) { rd_flush(c->bev, 0); }
 
 struct evbuffer *sconn_out(struct srv_conn *c)
 {

@@ -34,6 +34,8 @@
 # Environment: DURATION (5), ROUNDS (3) for cpu, CONNS (32), CERT_KIND.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
 MODES=ka,sclose,close WHAT=cpu,strace,callgrind TARGETS=
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -114,21 +116,7 @@ url() {   # MODE PORT
 }
 
 port; BPORT=$NEXT_PORT
-cat >"$W/static.conf" <<EOF
-worker_processes 1;
-pid $W/static.pid;
-error_log $W/static-error.log warn;
-worker_rlimit_nofile 20000;
-events { worker_connections 8192; }
-http {
-    access_log off;
-    keepalive_timeout 120s;
-    keepalive_requests 100000000;
-    client_body_temp_path $W/tmp/b; proxy_temp_path $W/tmp/p; fastcgi_temp_path $W/tmp/f;
-    uwsgi_temp_path $W/tmp/u; scgi_temp_path $W/tmp/s;
-    server { listen 127.0.0.1:$BPORT backlog=4096; root $W/www; location / { } }
-}
-EOF
+bench_static_conf "$W" "$BPORT"
 spawn static "${PIN0[@]}" nginx -p "$W" -e "$W/static-error.log" -c "$W/static.conf" -g 'daemon off;'
 wait_port "$BPORT" || { cat "$W/static.log"; echo "cost: static backend did not start" >&2; exit 1; }
 

@@ -37,6 +37,8 @@
 # wrk's connections and threads in (f), BENCH_KEEP=1 keeps the work directory.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
 repo=$(cd "$here/.." && pwd)
 
 QUICK=0 ONLY=abcgdeftp PROFILE=1 BIN= WRITE=
@@ -191,26 +193,7 @@ start_static() {
     echo "static backend" >"$W/www/index.html"
     echo ok >"$W/www/health"
     STATIC_PORT=$(free_port)
-    cat >"$W/static.conf" <<EOF
-# the fast static backend (not a peer): 1 worker, no logs
-worker_processes 1;
-pid $W/static.pid;
-error_log $W/static-error.log warn;
-worker_rlimit_nofile 20000;
-events { worker_connections 8192; }
-http {
-    access_log off;
-    keepalive_timeout 120s;
-    keepalive_requests 100000000;
-    client_body_temp_path $W/nginx-tmp/sb; proxy_temp_path $W/nginx-tmp/sp;
-    fastcgi_temp_path $W/nginx-tmp/sf; uwsgi_temp_path $W/nginx-tmp/su; scgi_temp_path $W/nginx-tmp/ss;
-    server {
-        listen 127.0.0.1:$STATIC_PORT backlog=4096;
-        root $W/www;
-        location / { }
-    }
-}
-EOF
+    bench_static_conf "$W" "$STATIC_PORT"
     spawn static $PIN_LOAD nginx -p "$W" -e "$W/static-error.log" -c "$W/static.conf" -g 'daemon off;'
     STATIC_PID=$SPAWNED
     tb_wait_listen "$STATIC_PORT" || { cat "$W/static.out" "$W/static-error.log" >&2; tb_die "static nginx did not start"; }

@@ -27,6 +27,8 @@
 # us_per_req errors) for bench/report.py, BENCH_KEEP=1 keeps the work directory.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
 repo=$(cd "$here/.." && pwd)
 BIN=${1:-$repo/build/lxlb}
 [ -x "$BIN" ] || { echo "bench/tls.sh: $BIN is not an executable (make first)" >&2; exit 2; }
@@ -77,19 +79,7 @@ spawn() {   # NAME CMD...: in the background, output to $W/NAME.log; sets SPAWNE
 mkdir -p "$W/www" "$W/tmp"
 echo "static backend" >"$W/www/index.html"
 STATIC_PORT=$(free_port)
-cat >"$W/static.conf" <<EOF
-worker_processes 1;
-pid $W/static.pid;
-error_log $W/static-error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 100000000;
-    client_body_temp_path $W/tmp/b; proxy_temp_path $W/tmp/p; fastcgi_temp_path $W/tmp/f;
-    uwsgi_temp_path $W/tmp/u; scgi_temp_path $W/tmp/s;
-    server { listen 127.0.0.1:$STATIC_PORT backlog=4096; root $W/www; location / { } }
-}
-EOF
+bench_static_conf "$W" "$STATIC_PORT"
 spawn static "${PIN_LOAD[@]}" nginx -p "$W" -e "$W/static-error.log" -c "$W/static.conf" \
     -g 'daemon off;'
 wait_listen "$STATIC_PORT" || { cat "$W/static.log" >&2; echo "static nginx did not start" >&2; exit 1; }

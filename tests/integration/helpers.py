@@ -298,11 +298,17 @@ def wait_port(port, timeout=5.0, proc=None):
 
 
 def port_refuses(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return False
-    except ConnectionRefusedError:
-        return True
+    for _ in range(50):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return False
+        except ConnectionRefusedError:
+            return True
+        except ConnectionResetError:
+            # A listener closed with this connection in its queue (the
+            # kernel resets those): it is going away; ask again.
+            time.sleep(0.02)
+    return False
 
 
 # ---------------------------------------------------------------- processes

@@ -5,7 +5,8 @@ lxlb's plain frontend (pebble's httpPort). Everything on loopback ports,
 started and stopped here. PEBBLE_VA_NOSLEEP=1 makes validation immediate;
 PEBBLE_VA_ALWAYS_VALID is removed from pebble's environment, so every
 challenge is really fetched from lxlb; pebble rejects 30% of good nonces,
-so lxlb's badNonce handling runs in every order.
+so lxlb's badNonce handling runs in most orders (and in every run of
+test_bad_nonce_resent_with_a_fresh_one, against the small CA below).
 
 Where pebble cannot play the part (a CA that rate-limits, or answers
 garbage), a small HTTPS server here does, speaking just enough ACME."""
@@ -336,12 +337,12 @@ def test_certificate_issued_verified_and_kept_across_restart(pebble, backend, lx
     # No SNI: the first name's certificate is the default.
     assert handshake(s.tport, None)["serial"] == got["one.test"]["certificate"]["serial"]
 
-    # pebble fetched the key authorizations from lxlb's plain frontend, and
-    # lxlb dealt with pebble's badNonce answers (resent, the order went on).
+    # pebble fetched the key authorizations from lxlb's plain frontend (its
+    # random badNonce answers, when it gave any, were resent: the orders went
+    # on; test_bad_nonce_resent_with_a_fresh_one checks that every time).
     log = lx.log()
     assert re.search(r'http -/- 200 \d+ .*"GET /.well-known/acme-challenge/[\w-]+ HTTP/1.1"',
                      log), log[-3000:]
-    assert "badNonce, resending with a fresh nonce" in log, log[-3000:]
     assert pebble.orders() - orders0 == 2
     # An unknown token is no business of lxlb's: the backend gets it.
     r = helpers.get(pebble.http_port, "/.well-known/acme-challenge/not-a-token")
@@ -582,7 +583,8 @@ def test_chroot_and_user_reload_keeps_working(pebble, backend, lxlb_d, tmp_path)
 
 class FakeCA:
     """Just enough ACME over HTTPS (directory, nonces, account) for lxlb to
-    reach what routes say: {path: (status, body, headers)}, "{base}" in a
+    reach what routes say: {path: (status, body, headers), or a function
+    returning that for each request}, "{base}" in a
     body or header replaced by the CA's URL. For what pebble cannot do (rate
     limits, a validation that never comes); signatures are not checked here,
     pebble does that in the tests above."""
@@ -629,7 +631,8 @@ class FakeCA:
                 if self.path == "/acct":
                     self.answer(201, {"status": "valid"}, [("Location", "{base}/acct/1")])
                     return
-                status, body, hdrs = routes.get(self.path, (404, b"", {}))
+                r = routes.get(self.path, (404, b"", {}))
+                status, body, hdrs = r() if callable(r) else r
                 ct = "application/problem+json" if status >= 400 else "application/json"
                 self.answer(status, body, [("Content-Type", ct)] + list(hdrs.items()))
 
@@ -664,6 +667,29 @@ def test_rate_limited_honours_retry_after(backend, lxlb_d, tmp_path):
         assert 100 < wait <= 121, wait
         assert "next attempt in 120 s" in lx.log()
         assert handshake(s.tport, "rl.test")["subject"].endswith("CN=rl.test")
+    finally:
+        ca.stop()
+
+
+def test_bad_nonce_resent_with_a_fresh_one(backend, lxlb_d, tmp_path):
+    """RFC 8555 6.5: a badNonce answer is retried with the nonce it carries.
+    The first newOrder is refused so; the resent one gets an answer (a rate
+    limit, which ends the attempt cleanly)."""
+    answers = [(400, {"type": "urn:ietf:params:acme:error:badNonce",
+                      "detail": "JWS has an invalid anti-replay nonce"}, {}),
+               (429, {"type": "urn:ietf:params:acme:error:rateLimited",
+                      "detail": "later"}, {"Retry-After": "120"})]
+    ca = FakeCA(str(tmp_path), {"/order": lambda: answers.pop(0) if len(answers) > 1
+                                else answers[0]})
+    try:
+        s = acme_setup(None, backend("A"), tmp_path, ["bn.test"], directory=ca.directory,
+                       ca_file=ca.ca_file)
+        lx = lxlb_d(s.cfg)
+        c = wait_for(lambda: (lambda e: e if e["failures"] >= 1 else None)(
+            certs(s.aport)["bn.test"]), 10, what="the order's answer")
+        assert "rateLimited" in c["last_error"], c
+        assert "badNonce, resending with a fresh nonce" in lx.log(), lx.log()[-3000:]
+        assert [r for r in ca.requests if r == ("POST", "/order")] == [("POST", "/order")] * 2
     finally:
         ca.stop()
 

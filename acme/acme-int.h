@@ -65,7 +65,7 @@ int acme_challenge_add(const char *token, const char *keyauth); /* -1: out of me
 void acme_challenge_del(const char *token);
 void acme_challenge_clear(void);
 
-/* ---- http.c: one HTTPS request to the CA ---- */
+/* ---- ca-https.c: one HTTPS request to the CA ---- */
 
 /* method "GET", "HEAD" or "POST" (body of blen bytes, ctype). accept: the
  * Accept header (NULL: JSON). done is called once, within timeout_ms, never

@@ -229,7 +229,7 @@ void conf_free_acme(struct conf *c)
 {
     struct conf_acme *a = &c->acme;
 
-    if (a->loaded_free) /* set by acme/http.c: conf itself links no OpenSSL */
+    if (a->loaded_free) /* set by acme/ca-https.c: conf itself links no OpenSSL */
         a->loaded_free(a->loaded);
     free(a->directory);
     free(a->email);

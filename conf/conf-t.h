@@ -290,7 +290,7 @@ struct conf_acme {
     char *ca_file;           /* PEM CAs trusted for the directory's TLS, NULL: the
                               * system's */
     uint64_t renew_before_s; /* renew when expiry is this close, seconds, default 30d */
-    void *loaded;            /* the client TLS context (acme/http.c), NULL until
+    void *loaded;            /* the client TLS context (acme/ca-https.c), NULL until
                               * acme_conf_load(); conf never looks inside */
     void (*loaded_free)(void *); /* releases loaded when the generation is freed */
 };

@@ -1,4 +1,4 @@
-/* acme/http.c - HTTPS requests to the ACME CA on the event loop.
+/* acme/ca-https.c - HTTPS requests to the ACME CA on the event loop.
  *
  * Our own small client rather than evhttp: one request per connection
  * ("Connection: close"; an order is a dozen requests, minutes or months
